@@ -1,0 +1,1 @@
+"""Rule model x data -> violations: readers, calendar, engines."""

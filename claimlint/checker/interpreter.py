@@ -1,0 +1,363 @@
+"""The reference interpreter: the executable definition of the rule semantics.
+
+Pure Python, one line at a time. Every other engine must give exactly its violations. Each
+model expression is compiled once per rule into a Python closure (built from the model's
+nodes; nothing from the rulebook is ever executed as code).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import operator
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from claimlint.checker.functions import IMPLEMENTATIONS, coalesce
+from claimlint.checker.readers import Batch
+from claimlint.checker.values import french
+from claimlint.checker.violations import Violation, ordered
+from claimlint.dsl import model as m
+from claimlint.dsl.schema import Role, Schema
+
+
+class Line:
+    """One input row in context: its reference rows, its claim, its date."""
+
+    __slots__ = ("row", "refs", "claim", "day", "order")
+
+    def __init__(self, row: dict[str, Any], refs: dict[str, dict[str, Any]], day, order):
+        self.row = row
+        self.refs = refs
+        self.claim: list[Line] = [self]
+        self.day: dt.date | None = day
+        self.order: tuple = order
+
+
+Fn = Callable[[Line], Any]
+
+
+def truth(value: Any) -> bool:
+    """A missing boolean counts as false."""
+    return value is True
+
+
+_COMPARE = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul}
+
+
+def _divide(a: Any, b: Any) -> Any:
+    return None if b == 0 else Decimal(a) / Decimal(b)
+
+
+class Compiler:
+    """Model expression -> closure over a Line."""
+
+    def __init__(self, rulebook: m.Rulebook):
+        self.rulebook = rulebook
+
+    def compile(self, expr: m.Expr) -> Fn:
+        return getattr(self, "_" + type(expr).__name__)(expr)
+
+    def _Const(self, e: m.Const) -> Fn:
+        value = e.value
+        return lambda line: value
+
+    def _FieldRef(self, e: m.FieldRef) -> Fn:
+        name, table = e.name, e.table
+        if table is None:
+            return lambda line: line.row[name]
+        return lambda line: line.refs[table][name]
+
+    def _ParamRef(self, e: m.ParamRef) -> Fn:
+        param = self.rulebook.parameters[e.name]
+
+        def read(line: Line) -> Any:
+            if line.day is None:
+                return None
+            value = param.at(line.day)
+            return None if value is None else value.value
+
+        return read
+
+    def _Arith(self, e: m.Arith) -> Fn:
+        left, right = self.compile(e.left), self.compile(e.right)
+        op = _divide if e.op == "/" else _ARITH[e.op]
+
+        def arith(line: Line) -> Any:
+            a, b = left(line), right(line)
+            return None if a is None or b is None else op(a, b)
+
+        return arith
+
+    def _Negate(self, e: m.Negate) -> Fn:
+        inner = self.compile(e.operand)
+        return lambda line: None if (v := inner(line)) is None else -v
+
+    def _Compare(self, e: m.Compare) -> Fn:
+        left, right, op = self.compile(e.left), self.compile(e.right), _COMPARE[e.op]
+
+        def compare(line: Line) -> bool:
+            a, b = left(line), right(line)
+            return a is not None and b is not None and op(a, b)
+
+        return compare
+
+    def _Logic(self, e: m.Logic) -> Fn:
+        items = [self.compile(i) for i in e.items]
+        if e.op == "and":
+            return lambda line: all(truth(f(line)) for f in items)
+        return lambda line: any(truth(f(line)) for f in items)
+
+    def _Not(self, e: m.Not) -> Fn:
+        inner = self.compile(e.operand)
+        return lambda line: not truth(inner(line))
+
+    def _InSet(self, e: m.InSet) -> Fn:
+        inner, values, negated = self.compile(e.operand), e.values, e.negated
+
+        def member(line: Line) -> bool:
+            v = inner(line)
+            found = v is not None and v in values
+            return found != negated
+
+        return member
+
+    def _IsPresent(self, e: m.IsPresent) -> Fn:
+        inner, present = self.compile(e.operand), e.present
+        return lambda line: (inner(line) is not None) == present
+
+    def _Match(self, e: m.Match) -> Fn:
+        inner, pattern = self.compile(e.operand), re.compile(e.pattern)
+        return lambda line: (v := inner(line)) is not None and pattern.fullmatch(v) is not None
+
+    def _Call(self, e: m.Call) -> Fn:
+        args = [self.compile(a) for a in e.args]
+        if e.function == "coalesce":
+            return lambda line: coalesce(*(a(line) for a in args))
+        impl = IMPLEMENTATIONS[e.function]
+        if e.function == "age":
+            impl = _age
+
+        def call(line: Line) -> Any:
+            values = [a(line) for a in args]
+            return None if any(v is None for v in values) else impl(*values)
+
+        return call
+
+    def _ClaimAny(self, e: m.ClaimAny) -> Fn:
+        inner = self.compile(e.condition)
+        return lambda line: any(truth(inner(other)) for other in line.claim)
+
+
+def _age(birth: dt.date, on: dt.date) -> int | None:
+    """Age in completed years; missing when the date precedes the birth (bad data)."""
+    return None if on < birth else IMPLEMENTATIONS["age"](birth, on)
+
+
+# ----------------------------------------------------------------------------- lines
+
+
+@attrs.frozen
+class Roles:
+    """The columns engines need by meaning rather than by name."""
+
+    line: str | None
+    claim: str | None
+    date: str | None
+    time: str | None
+    provider: str | None
+
+    @classmethod
+    def of(cls, schema: Schema) -> Roles:
+        def name(role: Role) -> str | None:
+            f = schema.by_role(role)
+            return f.name if f else None
+
+        return cls(
+            name(Role.LINE), name(Role.CLAIM), name(Role.DATE), name(Role.TIME),
+            name(Role.PROVIDER),
+        )
+
+    def chronological(self, row: Mapping[str, Any]) -> tuple:
+        day = row[self.date] if self.date else None
+        time = row[self.time] if self.time else None
+        return (
+            day is None,
+            day or dt.date.min,
+            time is None,
+            time or dt.time.min,
+            str(row[self.line]) if self.line else "",
+        )
+
+
+def build_lines(
+    rulebook: m.Rulebook, batch: Batch, references: Mapping[str, Batch]
+) -> tuple[list[Line], Roles]:
+    """Join each row to its reference rows and to the other lines of its claim."""
+    roles = Roles.of(rulebook.input)
+    indexes = {}
+    for ref in rulebook.references:
+        ref_batch = references.get(ref.name)
+        rows = ref_batch.rows if ref_batch is not None else ()
+        indexes[ref.name] = (
+            {row[ref.key]: row for row in rows},
+            {f.name: f.default for f in ref.schema.fields},
+        )
+    lines = []
+    for row in batch.rows:
+        refs = {
+            name: index.get(row[ref.join_field], absent)
+            for ref in rulebook.references
+            for name, (index, absent) in [(ref.name, indexes[ref.name])]
+        }
+        day = row[roles.date] if roles.date else None
+        lines.append(Line(row, refs, day, roles.chronological(row)))
+    lines.sort(key=lambda line: line.order)
+    if roles.claim:
+        claims: dict[Any, list[Line]] = defaultdict(list)
+        for line in lines:
+            claims[line.row[roles.claim]].append(line)
+        for line in lines:
+            line.claim = claims[line.row[roles.claim]]
+    return lines, roles
+
+
+# ----------------------------------------------------------------------------- rules
+
+
+class _CompiledRule:
+    def __init__(self, rule: m.Rule, compiler: Compiler):
+        self.rule = rule
+        self.condition = compiler.compile(rule.condition) if rule.condition else None
+        self.exceptions = [compiler.compile(e.condition) for e in rule.exceptions]
+        self.stake = compiler.compile(rule.stake)
+        self.lets = [(name, compiler.compile(expr)) for name, expr in rule.lets]
+        self.placeholders = {
+            p.name: compiler.compile(p.expr)
+            for p in rule.message.parts
+            if isinstance(p, m.Placeholder) and p.expr is not None
+        }
+        agg = rule.aggregate
+        if agg is not None:
+            self.keys = [compiler.compile(k) for k in agg.keys]
+            self.counted = compiler.compile(agg.counted) if agg.counted else None
+            self.cap = compiler.compile(agg.cap)
+
+    def applies(self, line: Line) -> bool:
+        """In the effective period, meets the condition, and no exception lifts the rule."""
+        if line.day is None or not self.rule.period.contains(line.day):
+            return False
+        if self.condition is not None and not truth(self.condition(line)):
+            return False
+        return not any(truth(exc(line)) for exc in self.exceptions)
+
+    def message(self, line: Line, figures: Mapping[str, Any]) -> str:
+        out = []
+        for part in self.rule.message.parts:
+            if isinstance(part, str):
+                out.append(part)
+            elif part.expr is None:
+                out.append(french(figures[part.name]))
+            else:
+                out.append(french(self.placeholders[part.name](line)))
+        return "".join(out)
+
+
+def _violation(
+    compiled: _CompiledRule, line: Line, roles: Roles, figures: dict[str, Any]
+) -> Violation:
+    rule = compiled.rule
+    row = line.row
+    stake = compiled.stake(line)
+    details = [(name, fn(line)) for name, fn in compiled.lets]
+    details += list(figures.items())
+    return Violation(
+        rule=rule.id,
+        severity=rule.severity,
+        message=compiled.message(line, figures),
+        line_id=row[roles.line] if roles.line else None,
+        claim_id=row[roles.claim] if roles.claim else None,
+        provider_id=row[roles.provider] if roles.provider else None,
+        service_date=line.day,
+        service_time=row[roles.time] if roles.time else None,
+        amount_at_stake=m.money(stake if stake is not None else 0),
+        source=rule.source,
+        location=rule.location,
+        details=tuple(details),
+    )
+
+
+def _check_aggregate(
+    compiled: _CompiledRule, lines: Iterable[Line], roles: Roles
+) -> list[Violation]:
+    agg = compiled.rule.aggregate
+    assert agg is not None
+    groups: dict[tuple, list[Line]] = defaultdict(list)
+    for line in lines:  # already in chronological order
+        if compiled.applies(line):
+            groups[tuple(k(line) for k in compiled.keys)].append(line)
+    found = []
+    for key, population in groups.items():
+        counted = (
+            population
+            if compiled.counted is None
+            else [line for line in population if truth(compiled.counted(line))]
+        )
+        cap = compiled.cap(population[0])
+        if cap is None:
+            continue
+        total = len(population)
+        allowed = math.floor(Decimal(cap) * total / 100) if agg.percent else math.floor(cap)
+        excess = len(counted) - allowed
+        if excess <= 0:
+            continue
+        for rank, line in enumerate(counted[allowed:], start=allowed + 1):
+            figures: dict[str, Any] = {
+                "count": len(counted),
+                "total": total,
+                "cap": cap,
+                "allowed": allowed,
+                "excess": excess,
+                "rank": rank,
+            }
+            if agg.period_key is not None:
+                figures["period"] = key[agg.period_key]
+            found.append(_violation(compiled, line, roles, figures))
+    return found
+
+
+def check(
+    rulebook: m.Rulebook,
+    batch: Batch,
+    references: Mapping[str, Batch] | None = None,
+    only: Iterable[str] | None = None,
+) -> list[Violation]:
+    """Every violation of the rulebook's rules (or of `only` those) on the batch, ordered."""
+    lines, roles = build_lines(rulebook, batch, references or {})
+    compiler = Compiler(rulebook)
+    wanted = set(only) if only is not None else None
+    found: list[Violation] = []
+    for rule in rulebook.rules:
+        if wanted is not None and rule.id not in wanted:
+            continue
+        compiled = _CompiledRule(rule, compiler)
+        if rule.aggregate is not None:
+            found.extend(_check_aggregate(compiled, lines, roles))
+        else:
+            found.extend(
+                _violation(compiled, line, roles, {}) for line in lines if compiled.applies(line)
+            )
+    return ordered(found)

@@ -1,0 +1,1 @@
+"""The rule language: text -> checked rule model (parser, syntax tree, resolution, lint)."""

@@ -1,0 +1,327 @@
+"""The checked rule model: the only thing engines ever see.
+
+Every name is resolved, every expression typed, every date range checked. Expressions are a
+small closed set of immutable nodes that each engine knows how to evaluate or compile.
+
+Semantics shared by all engines (the interpreter is their executable definition):
+- a missing value (empty optional column, no reference row, no parameter value at that date)
+  makes arithmetic missing and comparisons false; a missing boolean counts as false;
+- `x not in S` is `not (x in S)`: true when x is missing;
+- `claim has (c)` looks at every line of the same claim, the line itself included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from claimlint.dsl import syntax
+from claimlint.dsl.schema import Schema
+from claimlint.dsl.types import Type
+from claimlint.errors import Position
+
+# ----------------------------------------------------------------------------- expressions
+
+
+@attrs.frozen
+class Const:
+    value: Any
+    type: Type
+
+
+@attrs.frozen
+class FieldRef:
+    """A column of the line (`table` None) or of a reference row joined to it."""
+
+    name: str
+    type: Type
+    table: str | None = None
+
+
+@attrs.frozen
+class ParamRef:
+    """A dated parameter, read at the line's date."""
+
+    name: str
+    type: Type
+
+
+@attrs.frozen
+class Arith:
+    op: str  # + - * /
+    left: Expr
+    right: Expr
+    type: Type
+
+
+@attrs.frozen
+class Negate:
+    operand: Expr
+    type: Type
+
+
+@attrs.frozen
+class Compare:
+    op: str  # = != < <= > >=
+    left: Expr
+    right: Expr
+    type: Type = Type.BOOLEAN
+
+
+@attrs.frozen
+class Logic:
+    op: str  # and / or
+    items: tuple[Expr, ...]
+    type: Type = Type.BOOLEAN
+
+
+@attrs.frozen
+class Not:
+    operand: Expr
+    type: Type = Type.BOOLEAN
+
+
+@attrs.frozen
+class InSet:
+    operand: Expr
+    values: frozenset
+    negated: bool
+    set_name: str | None = None  # for messages and traces
+    type: Type = Type.BOOLEAN
+
+
+@attrs.frozen
+class IsPresent:
+    operand: Expr
+    present: bool
+    type: Type = Type.BOOLEAN
+
+
+@attrs.frozen
+class Match:
+    """The whole text matches a regular expression (a rulebook constant, never user input)."""
+
+    operand: Expr
+    pattern: str
+    type: Type = Type.BOOLEAN
+
+
+@attrs.frozen
+class Call:
+    function: str
+    args: tuple[Expr, ...]
+    type: Type
+
+
+@attrs.frozen
+class ClaimAny:
+    """Some line of the same claim (the line itself included) meets the condition."""
+
+    condition: Expr
+    type: Type = Type.BOOLEAN
+
+
+Expr = (
+    Const | FieldRef | ParamRef | Arith | Negate | Compare | Logic | Not | InSet | IsPresent
+    | Match | Call | ClaimAny
+)
+
+# ----------------------------------------------------------------------------- declarations
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 0, "warning": 1, "info": 2}[self.value]
+
+    @property
+    def french(self) -> str:
+        return {"error": "erreur", "warning": "avertissement", "info": "information"}[self.value]
+
+
+@attrs.frozen
+class Period:
+    """Both ends included; None is open. The default period is `always`."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    def contains(self, day: dt.date) -> bool:
+        return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
+
+    def overlaps(self, other: Period) -> bool:
+        lo = max((d for d in (self.start, other.start) if d is not None), default=None)
+        hi = min((d for d in (self.end, other.end) if d is not None), default=None)
+        return lo is None or hi is None or lo <= hi
+
+    def french(self) -> str:
+        if self.start and self.end:
+            return f"du {self.start:%d/%m/%Y} au {self.end:%d/%m/%Y}"
+        if self.start:
+            return f"à partir du {self.start:%d/%m/%Y}"
+        if self.end:
+            return f"jusqu'au {self.end:%d/%m/%Y}"
+        return "toujours"
+
+
+@attrs.frozen
+class DatedValue:
+    value: Any
+    period: Period
+    source: str
+
+
+@attrs.frozen
+class Parameter:
+    """A value that changes on dates (OpenFisca style); missing outside its periods."""
+
+    name: str
+    title: str
+    type: Type
+    values: tuple[DatedValue, ...]
+    position: Position
+
+    def at(self, day: dt.date) -> DatedValue | None:
+        for value in self.values:
+            if value.period.contains(day):
+                return value
+        return None
+
+
+@attrs.frozen
+class CodeSet:
+    name: str
+    title: str
+    type: Type
+    values: frozenset
+    source: str | None
+    position: Position
+
+
+@attrs.frozen
+class Reference:
+    """A reference table joined to each line: `join_field` of the line = `key` of the row."""
+
+    name: str
+    schema: Schema
+    join_field: str
+    key: str
+
+
+@attrs.frozen
+class RuleException:
+    """A named case lifting the rule for the lines that meet `condition` (Catala style)."""
+
+    id: str
+    title: str
+    source: str | None
+    condition: Expr
+    position: Position
+
+
+@attrs.frozen
+class Placeholder:
+    """`{name}` in a message: an expression on the line, or a group figure (expr None)."""
+
+    name: str
+    expr: Expr | None
+
+
+@attrs.frozen
+class Template:
+    text: str
+    parts: tuple[str | Placeholder, ...]
+
+
+# Group figures a message of an aggregate rule may name.
+GROUP_FIGURES = {
+    "count": "lignes comptées dans le groupe",
+    "total": "lignes du groupe (dénominateur d'un plafond en pourcentage)",
+    "cap": "plafond",
+    "allowed": "nombre de lignes autorisées",
+    "excess": "lignes au-delà du plafond",
+    "rank": "rang chronologique de la ligne parmi les lignes comptées",
+    "period": "période du groupe (semaine ISO, mois, année)",
+}
+
+PERIOD_FUNCTIONS = ("iso_week", "month", "year")
+
+
+@attrs.frozen
+class Aggregate:
+    """Group lines by keys, count some, cap the count, flag the excess chronologically.
+
+    population = lines in the period meeting `when` and no exception (N, `total`);
+    counted    = those meeting `count` (T, `count`), all of them if no `count`;
+    allowed    = floor(cap × N / 100) with `percent`, else cap; the cap is read on the
+                 group's first population line in chronological order;
+    flagged    = the last (T − allowed) counted lines in chronological order.
+    """
+
+    keys: tuple[Expr, ...]
+    period_key: int | None  # index in keys of iso_week/month/year, for `{period}`
+    counted: Expr | None
+    cap: Expr
+    percent: bool
+
+
+@attrs.frozen
+class Rule:
+    id: str
+    title: str
+    severity: Severity
+    source: str
+    period: Period
+    condition: Expr | None  # None: every line
+    exceptions: tuple[RuleException, ...]
+    message: Template
+    stake: Expr
+    aggregate: Aggregate | None
+    lets: tuple[tuple[str, Expr], ...]
+    position: Position
+    location: str  # "convention-2024/headline.rules:12", stable across machines
+
+
+@attrs.frozen
+class Example:
+    """Claim lines in, violations expected out; cells stay text until a checker reads them."""
+
+    title: str
+    rules: tuple[str, ...]
+    tables: tuple[syntax.ExampleTable, ...]
+    expect: syntax.Table | None
+    position: Position
+
+
+@attrs.frozen
+class Rulebook:
+    name: str
+    title: str
+    version: str
+    input: Schema
+    references: tuple[Reference, ...]
+    sets: dict[str, CodeSet] = attrs.field(hash=False)
+    parameters: dict[str, Parameter] = attrs.field(hash=False)
+    rules: tuple[Rule, ...] = ()
+    examples: tuple[Example, ...] = ()
+    example_defaults: tuple[syntax.ExampleTable, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def reference(self, name: str) -> Reference | None:
+        return next((r for r in self.references if r.name == name), None)
+
+
+def money(value: Decimal | int) -> Decimal:
+    """Money to two places, exactly."""
+    return Decimal(value).quantize(Decimal("0.01"))

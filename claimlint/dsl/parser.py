@@ -1,0 +1,520 @@
+"""Text -> syntax tree. The only module that knows Lark.
+
+Lark's errors are turned here, once, into `RulebookError` with the file, line, column, the
+source line, a caret and, when the mistake is a known one, a hint in French.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from decimal import Decimal
+from importlib import resources
+
+import lark
+from lark import Token, Transformer, v_args
+
+from claimlint.dsl import syntax as s
+from claimlint.errors import Diagnostic, Position, RulebookError
+
+
+@functools.cache
+def _lark() -> lark.Lark:
+    grammar = resources.files("claimlint.grammar").joinpath("rules.lark").read_text("utf-8")
+    return lark.Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True)
+
+
+def parse(text: str, path: str = "<texte>") -> s.SourceFile:
+    """Parse one rulebook file. Raises RulebookError on the first syntax error."""
+    try:
+        tree = _lark().parse(text)
+    except lark.UnexpectedInput as err:
+        raise RulebookError(_diagnostic(err, text, path)) from None
+    try:
+        decls = _ToSyntax(path).transform(tree)
+    except lark.exceptions.VisitError as err:
+        if isinstance(err.orig_exc, RulebookError):
+            raise err.orig_exc from None
+        raise
+    return s.SourceFile(path=path, text=text, decls=tuple(decls))
+
+
+# ----------------------------------------------------------------------------- tree -> syntax
+
+
+def _pos(path: str, item: Token | lark.tree.Meta) -> Position:
+    return Position(path, item.line, item.column, item.end_line, item.end_column)
+
+
+def _unquote(token: Token) -> str:
+    return re.sub(r"\\(.)", r"\1", str(token)[1:-1])
+
+
+@v_args(meta=True)
+class _ToSyntax(Transformer):
+    """Builds syntax nodes bottom-up; every node gets the position Lark propagated."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    def _p(self, meta_or_token) -> Position:
+        return _pos(self.path, meta_or_token)
+
+    def _text(self, token: Token) -> s.Text:
+        return s.Text(_unquote(token), self._p(token))
+
+    def _ident(self, token: Token) -> s.Ident:
+        return s.Ident(str(token), self._p(token))
+
+    def _fail(self, message: str, token: Token, hint: str | None = None):
+        raise RulebookError(Diagnostic(message, self._p(token), hint))
+
+    # -- top level
+    def start(self, meta, items):
+        return items
+
+    def header(self, meta, items):
+        name, title, *rest = items
+        version = rest[0] if rest else None
+        return s.Header(self._ident(name), self._text(title), version, self._p(meta))
+
+    def version(self, meta, items):
+        return self._text(items[0])
+
+    def input_decl(self, meta, items):
+        name, title, *fields = items
+        return s.SchemaDecl(
+            "input", self._ident(name), self._text(title), None, tuple(fields), self._p(meta)
+        )
+
+    def reference_decl(self, meta, items):
+        name, title, join_on, *fields = items
+        return s.SchemaDecl(
+            "reference",
+            self._ident(name),
+            self._text(title),
+            self._ident(join_on),
+            tuple(fields),
+            self._p(meta),
+        )
+
+    def field_decl(self, meta, items):
+        name, type_name, *options = items
+        opts = dict(options)
+        return s.FieldDecl(
+            name=self._ident(name),
+            type_name=self._ident(type_name),
+            required=opts.get("required", False),
+            default=opts.get("default"),
+            allowed=opts.get("allowed"),
+            role=opts.get("role"),
+            pos=self._p(meta),
+        )
+
+    def required(self, meta, items):
+        return ("required", True)
+
+    def optional(self, meta, items):
+        return ("required", False)
+
+    def default(self, meta, items):
+        return ("default", items[0])
+
+    def allowed(self, meta, items):
+        return ("allowed", items[0])
+
+    def role(self, meta, items):
+        return ("role", self._ident(items[0]))
+
+    # -- sets and parameters
+    def set_decl(self, meta, items):
+        name = self._ident(items[0])
+        rest = items[1:]
+        title = self._text(rest.pop(0)) if isinstance(rest[0], Token) else None
+        values = rest.pop(0)
+        source = rest[0] if rest else None
+        return s.SetDecl(name, title, values, source, self._p(meta))
+
+    def parameter_decl(self, meta, items):
+        name = self._ident(items[0])
+        rest = list(items[1:])
+        title = self._text(rest.pop(0)) if rest[0].type == "STRING" else None
+        type_name = self._ident(rest.pop(0))
+        source = rest.pop(0) if isinstance(rest[0], s.Text) else None
+        return s.ParameterDecl(name, title, type_name, source, tuple(rest), self._p(meta))
+
+    def param_value(self, meta, items):
+        value, *rest = items
+        period = next((x for x in rest if isinstance(x, s.Period)), None)
+        source = next((x for x in rest if isinstance(x, s.Text)), None)
+        return s.ParamValue(value, period, source, self._p(meta))
+
+    def negative_number(self, meta, items):
+        lit = self.number(meta, items)
+        return s.Literal(-lit.value, self._p(meta))
+
+    def period_between(self, meta, items):
+        return s.Period(self._date(items[0]), self._date(items[1]), self._p(meta))
+
+    def period_from(self, meta, items):
+        return s.Period(self._date(items[0]), None, self._p(meta))
+
+    def period_until(self, meta, items):
+        return s.Period(None, self._date(items[0]), self._p(meta))
+
+    def period_always(self, meta, items):
+        return s.Period(None, None, self._p(meta))
+
+    # -- rules
+    def rule_decl(self, meta, items):
+        rule_id, title, *clauses = items
+        # `source` and periods are shared with other declarations: wrap them as clauses here.
+        wrapped = tuple(
+            s.Clause("source", c.pos, c) if isinstance(c, s.Text)
+            else s.Clause("period", c.pos, c) if isinstance(c, s.Period)
+            else c
+            for c in clauses
+        )
+        return s.RuleDecl(self._ident(rule_id), self._text(title), wrapped, self._p(meta))
+
+    def severity(self, meta, items):
+        return s.Clause("severity", self._p(meta), self._ident(items[0]))
+
+    def source(self, meta, items):
+        return self._text(items[0])
+
+    def let(self, meta, items):
+        return s.Clause("let", self._p(meta), items[1], name=self._ident(items[0]))
+
+    def when(self, meta, items):
+        return s.Clause("when", self._p(meta), items[0])
+
+    def message(self, meta, items):
+        return s.Clause("message", self._p(meta), self._text(items[0]))
+
+    def stake(self, meta, items):
+        return s.Clause("stake", self._p(meta), items[0])
+
+    def group(self, meta, items):
+        return s.Clause("group", self._p(meta), tuple(items))
+
+    def count(self, meta, items):
+        return s.Clause("count", self._p(meta), items[0])
+
+    def cap(self, meta, items):
+        return s.Clause("cap", self._p(meta), items[0], flag=len(items) > 1)
+
+    def percent(self, meta, items):
+        return True
+
+    def inline_exception(self, meta, items):
+        exc_id, title, *rest = items
+        source = rest[0] if len(rest) == 2 else None
+        return s.ExceptionDecl(
+            self._ident(exc_id), None, self._text(title), source, rest[-1], self._p(meta)
+        )
+
+    def exception_decl(self, meta, items):
+        exc_id, rule_id, title, *rest = items
+        source = rest[0] if len(rest) == 2 else None
+        return s.ExceptionDecl(
+            self._ident(exc_id),
+            self._ident(rule_id),
+            self._text(title),
+            source,
+            rest[-1],
+            self._p(meta),
+        )
+
+    # -- examples
+    def example_decl(self, meta, items):
+        title, *rest = items
+        rules: tuple[s.Ident, ...] = ()
+        if rest and isinstance(rest[0], list):
+            rules = tuple(rest.pop(0))
+        expect = rest.pop()
+        return s.ExampleDecl(self._text(title), rules, tuple(rest), expect, self._p(meta))
+
+    def example_defaults(self, meta, items):
+        return s.ExampleDefaults(tuple(items), self._p(meta))
+
+    def example_rules(self, meta, items):
+        return [self._ident(t) for t in items]
+
+    def example_table(self, meta, items):
+        return s.ExampleTable(self._ident(items[0]), items[1], self._p(meta))
+
+    def expect_table(self, meta, items):
+        return items[0]
+
+    def expect_none(self, meta, items):
+        return None
+
+    def table(self, meta, items):
+        rows = [self._cells(token) for token in items]
+        return s.Table(rows[0], tuple(rows[1:]), self._p(meta))
+
+    def _cells(self, token: Token) -> tuple[s.Cell, ...]:
+        text = str(token)
+        cells = []
+        start = 1  # just after the opening bar
+        for raw in text[1:-1].split("|"):
+            stripped = raw.strip()
+            offset = start + (len(raw) - len(raw.lstrip()))
+            pos = Position(
+                self.path, token.line, token.column + offset, token.line,
+                token.column + offset + max(len(stripped), 1),
+            )
+            cells.append(s.Cell(stripped, pos))
+            start += len(raw) + 1
+        return tuple(cells)
+
+    # -- expressions
+    def _binary_chain(self, meta, items, op: str | None = None):
+        if op is not None:  # `a or b or c`: the keyword is not kept by Lark
+            result = items[0]
+            for right in items[1:]:
+                result = s.Binary(op, result, right, self._p(meta))
+            return result
+        result = items[0]
+        for i in range(1, len(items), 2):
+            result = s.Binary(str(items[i]), result, items[i + 1], self._p(meta))
+        return result
+
+    def or_expr(self, meta, items):
+        return self._binary_chain(meta, items, "or")
+
+    def and_expr(self, meta, items):
+        return self._binary_chain(meta, items, "and")
+
+    def sum(self, meta, items):
+        return self._binary_chain(meta, items)
+
+    def product(self, meta, items):
+        return self._binary_chain(meta, items)
+
+    def comp_op(self, meta, items):
+        return items[0]
+
+    add_op = mul_op = comp_op
+
+    def compare(self, meta, items):
+        return s.Binary(str(items[1]), items[0], items[2], self._p(meta))
+
+    def not_(self, meta, items):
+        return s.Unary("not", items[0], self._p(meta))
+
+    def neg(self, meta, items):
+        return s.Unary("-", items[0], self._p(meta))
+
+    def in_(self, meta, items):
+        return s.Membership(items[0], items[1], False, self._p(meta))
+
+    def not_in(self, meta, items):
+        return s.Membership(items[0], items[1], True, self._p(meta))
+
+    def is_missing(self, meta, items):
+        return s.Presence(items[0], False, self._p(meta))
+
+    def is_present(self, meta, items):
+        return s.Presence(items[0], True, self._p(meta))
+
+    def matches(self, meta, items):
+        pattern = _unquote(items[1])
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            self._fail(f"motif invalide : {err}", items[1])
+        return s.Matches(items[0], pattern, self._p(meta))
+
+    def name(self, meta, items):
+        return s.Name(str(items[0]), self._p(meta))
+
+    def dotted(self, meta, items):
+        return s.Dotted(str(items[0]), str(items[1]), self._p(meta))
+
+    def call(self, meta, items):
+        fn, *args = items
+        args = [a for a in args if a is not None]  # `f()` yields one None
+        return s.Call(str(fn), tuple(args), self._p(meta))
+
+    def claim_has(self, meta, items):
+        return s.ClaimHas(items[0], self._p(meta))
+
+    def set_literal(self, meta, items):
+        return s.SetLiteral(tuple(i for i in items if i is not None), self._p(meta))
+
+    # -- literals
+    def string(self, meta, items):
+        return s.Literal(_unquote(items[0]), self._p(meta))
+
+    def number(self, meta, items):
+        text = str(items[0])
+        value = Decimal(text) if "." in text else int(text)
+        return s.Literal(value, self._p(meta))
+
+    def _date(self, token: Token) -> dt.date:
+        try:
+            return dt.date.fromisoformat(str(token))
+        except ValueError:
+            self._fail(f"date impossible « {token} »", token, "une date s'écrit AAAA-MM-JJ")
+
+    def date(self, meta, items):
+        return s.Literal(self._date(items[0]), self._p(meta))
+
+    def time(self, meta, items):
+        hours, minutes = (int(x) for x in str(items[0]).split(":"))
+        if hours > 23 or minutes > 59:
+            self._fail(f"heure impossible « {items[0]} »", items[0], "une heure s'écrit HH:MM")
+        return s.Literal(dt.time(hours, minutes), self._p(meta))
+
+    def true(self, meta, items):
+        return s.Literal(True, self._p(meta))
+
+    def false(self, meta, items):
+        return s.Literal(False, self._p(meta))
+
+
+# ----------------------------------------------------------------------------- errors
+
+# Known mistakes, each shown by a few wrong snippets: Lark matches an error's parser state
+# against them and we print the hint of the closest (as cel-python and Lark's own docs do).
+_HINTS: dict[str, list[str]] = {
+    "le titre s'écrit entre guillemets, après l'identifiant : rule SNP-CAP \"Titre\"": [
+        "rule A-B titre",
+        "rule A-B when",
+        "rule A-B severity error",
+    ],
+    "un identifiant de règle s'écrit en MAJUSCULES, chiffres et tirets (ex. SNP-CAP)": [
+        'rule snp-cap "t"',
+        'rule Snp "t"',
+        'rule 1A "t"',
+    ],
+    "l'égalité s'écrit « = » (et la différence « != »)": [
+        'rule A "t" when a == 1',
+        'rule A "t" when a = = 1',
+    ],
+    "combinez les conditions avec « and », « or » et « not »": [
+        'rule A "t" when a = 1 && b = 2',
+        'rule A "t" when a = 1 || b = 2',
+        'rule A "t" when a = 1 & b = 2',
+        'rule A "t" when !a',
+    ],
+    "un regroupement s'écrit « for each clé, période », ex. for each provider_id, "
+    "iso_week(service_date)": [
+        'rule A "t" for provider_id',
+        'rule A "t" for a, b',
+    ],
+    "un plafond s'écrit « at most VALEUR » (ou « at most VALEUR percent »)": [
+        'rule A "t" at 20',
+        'rule A "t" at least 20',
+    ],
+    "une date s'écrit AAAA-MM-JJ, ex. 2024-12-22": [
+        'rule A "t" from 22/12/2024',
+        'rule A "t" from "2024-12-22"',
+        'rule A "t" until 2024',
+        'rule A "t" from 2024-12-22 until "x"',
+    ],
+    "un ensemble s'écrit entre accolades : {\"MN\", \"MM\", \"F\"}": [
+        'rule A "t" when a in ["x"]',
+        'set S = ["x"]',
+        'set S = "x", "y"',
+        'set S "t" ("x")',
+    ],
+    "chaque valeur d'un paramètre commence par « value », ex. value 20 always source \"…\"": [
+        'parameter P type integer 20',
+        'parameter P "t" type integer 20',
+        'parameter P type integer source "s" 20',
+    ],
+    "le type d'un paramètre se déclare par « type », ex. type integer": [
+        'parameter P integer',
+        'parameter P "t" integer',
+        'parameter P "t" value 1',
+    ],
+    "une parenthèse ouverte n'est pas refermée": [
+        'rule A "t" when (a = 1',
+        'rule A "t" when f(a',
+        'rule A "t" when (a = 1 message "m"',
+        'rule A "t" when claim has (a = 1 message "m"',
+    ],
+    "« claim has » s'écrit avec une condition entre parenthèses : claim has (act_code = \"MRT\")": [
+        'rule A "t" when claim has a = 1',
+        'rule A "t" when claim a',
+    ],
+    "la gravité est error, warning ou info : severity error": [
+        'rule A "t" severity "error"',
+        'rule A "t" severity',
+    ],
+}
+
+_TERMINAL_NAMES = {
+    "NAME": "un nom",
+    "RULE_ID": "un identifiant de règle (ex. SNP-CAP)",
+    "STRING": "un texte entre guillemets",
+    "DATE": "une date AAAA-MM-JJ",
+    "TIME": "une heure HH:MM",
+    "NUMBER": "un nombre",
+    "TABLE_ROW": "une ligne de tableau | … |",
+    "$END": "la fin du fichier",
+}
+
+
+def _describe_expected(expected: set[str]) -> str:
+    terminals = {t.name: t for t in _lark().terminals}
+    names = set()
+    for name in expected:
+        if name in _TERMINAL_NAMES:
+            names.add(_TERMINAL_NAMES[name])
+        elif name in terminals and terminals[name].pattern.type == "str":
+            names.add(f"« {terminals[name].pattern.value} »")
+        else:
+            names.add(name.lower())
+    shown = sorted(names)
+    if len(shown) > 8:
+        return ", ".join(shown[:8]) + ", …"
+    return ", ".join(shown)
+
+
+@functools.cache
+def _hint_matcher():
+    def parse_fn(text: str):
+        return _lark().parse(text)
+
+    return parse_fn
+
+
+def _hint(err: lark.UnexpectedInput) -> str | None:
+    try:
+        return err.match_examples(_hint_matcher(), _HINTS, use_accepts=True)
+    except Exception:  # a hint is a courtesy: never let it hide the real error
+        return None
+
+
+def _diagnostic(err: lark.UnexpectedInput, text: str, path: str) -> Diagnostic:
+    lines = text.splitlines()
+    if isinstance(err, lark.UnexpectedEOF) or getattr(err, "token", None) == "$END":
+        line = max(1, len(lines))
+        column = len(lines[-1]) + 1 if lines else 1
+        message = "fin de fichier inattendue"
+        expected = getattr(err, "expected", None)
+        if expected:
+            message += f" ; attendu : {_describe_expected(set(expected))}"
+    elif isinstance(err, lark.UnexpectedCharacters):
+        line, column = err.line, err.column
+        char = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
+        if char == '"':
+            message = "texte non terminé : il manque le guillemet fermant sur cette ligne"
+        elif char == "|":
+            message = "ligne de tableau non terminée : elle doit finir par « | »"
+        else:
+            message = f"caractère inattendu « {char} »"
+    else:
+        assert isinstance(err, lark.UnexpectedToken)
+        token = err.token
+        line, column = token.line, token.column
+        expected = set(err.accepts or err.expected)
+        message = f"« {token} » inattendu ; attendu : {_describe_expected(expected)}"
+    source_line = lines[line - 1] if 0 < line <= len(lines) else ""
+    return Diagnostic(message, Position(path, line, column), _hint(err), source_line)

@@ -1,0 +1,1 @@
+"""Violations -> what users read: text, json, jsonl."""
