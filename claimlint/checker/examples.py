@@ -10,6 +10,7 @@ Columns an example leaves out take the rulebook's `example defaults`, then the s
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -81,7 +82,7 @@ def _expand(table: s.Table) -> list[list[s.Cell]]:
                     row[0].pos,
                 )
             )
-        (start, end, width), = ranges
+        ((start, end, width),) = ranges
         for n in range(start, end + 1):
             number = str(n).zfill(width)
             rows.append([attrs.evolve(c, text=_RANGE.sub(number, c.text)) for c in row])
@@ -101,7 +102,7 @@ def _rows(
         for field in schema.fields:
             cell = texts.get(field.name)
             text = cell.text if cell else ""
-            text = _COPY.sub(lambda mt: texts[mt[1]].text if mt[1] in texts else "", text)
+            text = _COPY.sub(functools.partial(_copy_cell, texts), text)
             if not text:
                 if field.required and field.default is None:
                     raise ClaimlintError(
@@ -116,9 +117,16 @@ def _rows(
             try:
                 row[field.name] = parse_value(text, field, decimal_comma=False)
             except ValueError as err:
-                raise ClaimlintError(Diagnostic(f"exemple : {err}", cell.pos if cell else None))
+                raise ClaimlintError(
+                    Diagnostic(f"exemple : {err}", cell.pos if cell else None)
+                ) from None
         result.append(row)
     return result
+
+
+def _copy_cell(texts: Mapping[str, s.Cell], match: re.Match) -> str:
+    cell = texts.get(match[1])
+    return cell.text if cell else ""
 
 
 def _batch(schema: Schema, rows: list[dict[str, Any]], label: str) -> Batch:
@@ -166,7 +174,9 @@ def run_example(rulebook: m.Rulebook, example: m.Example) -> ExampleResult:
     label = f"exemple « {example.title} »"
     batch = _batch(
         rulebook.input,
-        _rows(rulebook.input, tables.get(rulebook.input.name), defaults.get(rulebook.input.name, {})),
+        _rows(
+            rulebook.input, tables.get(rulebook.input.name), defaults.get(rulebook.input.name, {})
+        ),
         label,
     )
     references = {

@@ -187,7 +187,10 @@ class Roles:
             return f.name if f else None
 
         return cls(
-            name(Role.LINE), name(Role.CLAIM), name(Role.DATE), name(Role.TIME),
+            name(Role.LINE),
+            name(Role.CLAIM),
+            name(Role.DATE),
+            name(Role.TIME),
             name(Role.PROVIDER),
         )
 
@@ -270,9 +273,10 @@ class _CompiledRule:
             if isinstance(part, str):
                 out.append(part)
             elif part.expr is None:
-                out.append(french(figures[part.name]))
+                cap_type = self.rule.aggregate.cap.type if self.rule.aggregate else None
+                out.append(french(figures[part.name], cap_type if part.name == "cap" else None))
             else:
-                out.append(french(self.placeholders[part.name](line)))
+                out.append(french(self.placeholders[part.name](line), part.expr.type))
         return "".join(out)
 
 
@@ -334,7 +338,7 @@ def _check_aggregate(
                 "rank": rank,
             }
             if agg.period_key is not None:
-                figures["period"] = key[agg.period_key]
+                figures["period"] = str(key[agg.period_key])
             found.append(_violation(compiled, line, roles, figures))
     return found
 

@@ -6,13 +6,18 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from claimlint.dsl.types import Type
 
-def french(value: Any) -> str:
+
+def french(value: Any, type_: Type | None = None) -> str:
+    """A value for a French message; decimals that are not money print without padding."""
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "oui" if value else "non"
     if isinstance(value, Decimal):
+        if type_ is Type.DECIMAL:
+            return f"{value.normalize():f}".replace(".", ",")
         return euros(value)
     if isinstance(value, dt.date):
         return f"{value:%d/%m/%Y}"
@@ -33,5 +38,7 @@ def plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return f"{value:f}"
     if isinstance(value, dt.date | dt.time):
-        return value.isoformat(timespec="minutes") if isinstance(value, dt.time) else value.isoformat()
+        return (
+            value.isoformat(timespec="minutes") if isinstance(value, dt.time) else value.isoformat()
+        )
     return value

@@ -43,29 +43,31 @@ def _first(args: list[Type]) -> Type:
     return _numeric(args) if all(a.is_numeric for a in args) else args[0]
 
 
-D, T, I, B, X = Type.DATE, Type.TIME, Type.INTEGER, Type.BOOLEAN, Type.TEXT
+D, T, N, B, X = Type.DATE, Type.TIME, Type.INTEGER, Type.BOOLEAN, Type.TEXT
 
 SIGNATURES: dict[str, Signature] = {
     s.name: s
     for s in (
         Signature("iso_week", (D,), False, _fixed(X), "semaine ISO de la date, ex. 2026-W01"),
         Signature("month", (D,), False, _fixed(X), "mois de la date, ex. 2026-03"),
-        Signature("year", (D,), False, _fixed(I), "année civile de la date"),
-        Signature("weekday", (D,), False, _fixed(I), "jour de la semaine, 1 = lundi … 7 = dimanche"),
-        Signature("age", (D, D), False, _fixed(I), "âge révolu à une date (naissance, date)"),
-        Signature("days_between", (D, D), False, _fixed(I), "jours calendaires de a à b"),
+        Signature("year", (D,), False, _fixed(N), "année civile de la date"),
+        Signature(
+            "weekday", (D,), False, _fixed(N), "jour de la semaine, 1 = lundi … 7 = dimanche"
+        ),
+        Signature("age", (D, D), False, _fixed(N), "âge révolu à une date (naissance, date)"),
+        Signature("days_between", (D, D), False, _fixed(N), "jours calendaires de a à b"),
         Signature(
             "working_days_between",
             (D, D),
             False,
-            _fixed(I),
+            _fixed(N),
             "jours ouvrés après a jusqu'à b inclus (lundi-vendredi hors jours fériés)",
         ),
         Signature(
             "minutes_between",
             (D, T, D, T),
             False,
-            _fixed(I),
+            _fixed(N),
             "minutes de (date a, heure a) à (date b, heure b)",
         ),
         Signature("is_public_holiday", (D,), False, _fixed(B), "jour férié en France"),
@@ -74,14 +76,17 @@ SIGNATURES: dict[str, Signature] = {
             (D, T, B, B),
             False,
             _fixed(B),
-            "horaire de permanence des soins (date, heure, option samedi après-midi, "
-            "option ponts)",
+            "horaire de permanence des soins (date, heure, option samedi après-midi, option ponts)",
         ),
-        Signature("has_word", (X, X), False, _fixed(B), "le texte contient ce mot (séparés par des espaces)"),
+        Signature(
+            "has_word",
+            (X, X),
+            False,
+            _fixed(B),
+            "le texte contient ce mot (séparés par des espaces)",
+        ),
         Signature("min", (SAME, SAME), True, _first, "le plus petit des arguments"),
         Signature("max", (SAME, SAME), True, _first, "le plus grand des arguments"),
-        Signature(
-            "coalesce", (SAME, SAME), True, _first, "le premier argument présent"
-        ),
+        Signature("coalesce", (SAME, SAME), True, _first, "le premier argument présent"),
     )
 }

@@ -24,7 +24,9 @@ def shipped_root() -> Path:
 
 
 def shipped_names() -> list[str]:
-    return sorted(p.name for p in shipped_root().iterdir() if p.is_dir() and any(p.glob("*" + SUFFIX)))
+    return sorted(
+        p.name for p in shipped_root().iterdir() if p.is_dir() and any(p.glob("*" + SUFFIX))
+    )
 
 
 def locate(spec: str) -> tuple[Path, list[Path]]:

@@ -126,8 +126,19 @@ class ClaimAny:
 
 
 Expr = (
-    Const | FieldRef | ParamRef | Arith | Negate | Compare | Logic | Not | InSet | IsPresent
-    | Match | Call | ClaimAny
+    Const
+    | FieldRef
+    | ParamRef
+    | Arith
+    | Negate
+    | Compare
+    | Logic
+    | Not
+    | InSet
+    | IsPresent
+    | Match
+    | Call
+    | ClaimAny
 )
 
 # ----------------------------------------------------------------------------- declarations

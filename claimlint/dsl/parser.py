@@ -172,8 +172,10 @@ class _ToSyntax(Transformer):
         rule_id, title, *clauses = items
         # `source` and periods are shared with other declarations: wrap them as clauses here.
         wrapped = tuple(
-            s.Clause("source", c.pos, c) if isinstance(c, s.Text)
-            else s.Clause("period", c.pos, c) if isinstance(c, s.Period)
+            s.Clause("source", c.pos, c)
+            if isinstance(c, s.Text)
+            else s.Clause("period", c.pos, c)
+            if isinstance(c, s.Period)
             else c
             for c in clauses
         )
@@ -264,7 +266,10 @@ class _ToSyntax(Transformer):
             stripped = raw.strip()
             offset = start + (len(raw) - len(raw.lstrip()))
             pos = Position(
-                self.path, token.line, token.column + offset, token.line,
+                self.path,
+                token.line,
+                token.column + offset,
+                token.line,
                 token.column + offset + max(len(stripped), 1),
             )
             cells.append(s.Cell(stripped, pos))
@@ -417,19 +422,19 @@ _HINTS: dict[str, list[str]] = {
         'rule A "t" until 2024',
         'rule A "t" from 2024-12-22 until "x"',
     ],
-    "un ensemble s'écrit entre accolades : {\"MN\", \"MM\", \"F\"}": [
+    'un ensemble s\'écrit entre accolades : {"MN", "MM", "F"}': [
         'rule A "t" when a in ["x"]',
         'set S = ["x"]',
         'set S = "x", "y"',
         'set S "t" ("x")',
     ],
-    "chaque valeur d'un paramètre commence par « value », ex. value 20 always source \"…\"": [
-        'parameter P type integer 20',
+    'chaque valeur d\'un paramètre commence par « value », ex. value 20 always source "…"': [
+        "parameter P type integer 20",
         'parameter P "t" type integer 20',
         'parameter P type integer source "s" 20',
     ],
     "le type d'un paramètre se déclare par « type », ex. type integer": [
-        'parameter P integer',
+        "parameter P integer",
         'parameter P "t" integer',
         'parameter P "t" value 1',
     ],
@@ -439,7 +444,7 @@ _HINTS: dict[str, list[str]] = {
         'rule A "t" when (a = 1 message "m"',
         'rule A "t" when claim has (a = 1 message "m"',
     ],
-    "« claim has » s'écrit avec une condition entre parenthèses : claim has (act_code = \"MRT\")": [
+    '« claim has » s\'écrit avec une condition entre parenthèses : claim has (act_code = "MRT")': [
         'rule A "t" when claim has a = 1',
         'rule A "t" when claim a',
     ],

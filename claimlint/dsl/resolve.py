@@ -22,8 +22,14 @@ from claimlint.dsl.types import Type, comparable, numeric_result
 from claimlint.errors import Diagnostic, Position, RulebookError
 
 EXPECT_COLUMNS = (
-    "rule", "severity", "line_id", "claim_id", "provider_id", "service_date",
-    "amount_at_stake", "message",
+    "rule",
+    "severity",
+    "line_id",
+    "claim_id",
+    "provider_id",
+    "service_date",
+    "amount_at_stake",
+    "message",
 )
 
 
@@ -92,7 +98,7 @@ class _Resolver:
             self.error(
                 "aucune entrée déclarée",
                 Position(first, 1, 1),
-                "déclarez les colonnes lues : input claims \"Lignes\" puis une ligne par colonne",
+                'déclarez les colonnes lues : input claims "Lignes" puis une ligne par colonne',
             )
         for d in decls:
             if isinstance(d, s.SetDecl):
@@ -710,8 +716,7 @@ class _Resolver:
                 )
             elif isinstance(want, Type) and t != want:
                 self.fail(
-                    f"argument {i + 1} de {node.function} : {want.french} attendu, "
-                    f"{t.french} reçu",
+                    f"argument {i + 1} de {node.function} : {want.french} attendu, {t.french} reçu",
                     arg.pos,
                     f"{node.function}({sig.arity_text()}) : {sig.doc}",
                 )
@@ -721,8 +726,9 @@ class _Resolver:
         operand = self._expr(node.operand, env)
         if node.op == "not":
             if operand.type is not Type.BOOLEAN:
-                self.fail(f"« not » s'applique à une condition, pas à un {operand.type.french}",
-                          node.pos)
+                self.fail(
+                    f"« not » s'applique à une condition, pas à un {operand.type.french}", node.pos
+                )
             return m.Not(operand)
         if not operand.type.is_numeric:
             self.fail(f"« - » s'applique à un nombre, pas à un {operand.type.french}", node.pos)
@@ -737,9 +743,7 @@ class _Resolver:
         if op in ("and", "or"):
             for side, e in ((node.left, left), (node.right, right)):
                 if e.type is not Type.BOOLEAN:
-                    self.fail(
-                        f"« {op} » relie des conditions, pas un {e.type.french}", side.pos
-                    )
+                    self.fail(f"« {op} » relie des conditions, pas un {e.type.french}", side.pos)
             items: list[m.Expr] = []
             for e in (left, right):
                 items.extend(e.items if isinstance(e, m.Logic) and e.op == op else (e,))
@@ -748,8 +752,10 @@ class _Resolver:
             if not (left.type.is_numeric and right.type.is_numeric):
                 hint = None
                 if Type.DATE in (left.type, right.type):
-                    hint = "pour un écart entre dates : days_between(a, b) ou " \
-                           "working_days_between(a, b)"
+                    hint = (
+                        "pour un écart entre dates : days_between(a, b) ou "
+                        "working_days_between(a, b)"
+                    )
                 self.fail(
                     f"« {op} » entre {left.type.french} et {right.type.french}", node.pos, hint
                 )
@@ -781,7 +787,7 @@ class _Resolver:
             self.fail(
                 f"ensemble inconnu « {coll.name} »",
                 coll.pos,
-                did_you_mean(coll.name, self.sets) or "déclarez-le : set NOM = {\"A\", \"B\"}",
+                did_you_mean(coll.name, self.sets) or 'déclarez-le : set NOM = {"A", "B"}',
             )
         else:
             self.fail("« in » attend un ensemble : un nom d'ensemble ou {…}", coll.pos)
@@ -799,8 +805,9 @@ class _Resolver:
     def _expr_matches(self, node: s.Matches, env: _Env) -> m.Expr:
         operand = self._expr(node.operand, env)
         if operand.type is not Type.TEXT:
-            self.fail(f"« matches » s'applique à un texte, pas à un {operand.type.french}",
-                      node.pos)
+            self.fail(
+                f"« matches » s'applique à un texte, pas à un {operand.type.french}", node.pos
+            )
         return m.Match(operand, node.pattern)
 
     def _expr_claimhas(self, node: s.ClaimHas, env: _Env) -> m.Expr:

@@ -108,7 +108,16 @@ class ClaimHas:
 
 
 Expr = (
-    Literal | SetLiteral | Name | Dotted | Call | Unary | Binary | Membership | Presence | Matches
+    Literal
+    | SetLiteral
+    | Name
+    | Dotted
+    | Call
+    | Unary
+    | Binary
+    | Membership
+    | Presence
+    | Matches
     | ClaimHas
 )
 
@@ -269,7 +278,13 @@ class ExampleDefaults:
 
 
 Decl = (
-    Header | SchemaDecl | SetDecl | ParameterDecl | RuleDecl | ExceptionDecl | ExampleDecl
+    Header
+    | SchemaDecl
+    | SetDecl
+    | ParameterDecl
+    | RuleDecl
+    | ExceptionDecl
+    | ExampleDecl
     | ExampleDefaults
 )
 

@@ -1,0 +1,121 @@
+"""The `claimlint` command: check, lint, test.
+
+Exit codes (DESIGN.md): 0 no violation at or above --fail-on; 1 at least one; 2 nothing could
+be checked (usage, rulebook or input error). A user's mistake prints a positioned French
+message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from claimlint import __version__
+from claimlint.checker.examples import run_all
+from claimlint.checker.run import check_files
+from claimlint.dsl.loader import DEFAULT_RULEBOOK, load
+from claimlint.dsl.model import Severity
+from claimlint.errors import ClaimlintError
+from claimlint.report.records import write_json, write_jsonl
+from claimlint.report.text import write_text
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_ERROR = 0, 1, 2
+
+WRITERS = {"text": write_text, "json": write_json, "jsonl": write_jsonl}
+
+
+def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A ClaimlintError is the user's to mend: print it and exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ClaimlintError as err:
+            click.echo(err.render(), err=True)
+            sys.exit(EXIT_ERROR)
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(__version__, prog_name="claimlint")
+def main() -> None:
+    """claimlint : contrôle de conformité de la facturation médicale (convention 2024-2029)."""
+
+
+@main.command()
+@click.argument("claims", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--providers", type=click.Path(dir_okay=False), help="Référentiel des médecins (CSV)."
+)
+@click.option(
+    "--rulebook",
+    "rulebook_spec",
+    default=DEFAULT_RULEBOOK,
+    show_default=True,
+    help="Recueil livré (par son nom) ou chemin d'un fichier ou dossier de règles.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(sorted(WRITERS)), default="text", show_default=True
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning"]),
+    default="error",
+    show_default=True,
+    help="Gravité à partir de laquelle le code de sortie vaut 1.",
+)
+@_user_errors
+def check(
+    claims: tuple[str, ...], providers: str | None, rulebook_spec: str, fmt: str, fail_on: str
+) -> None:
+    """Contrôle des lignes de facturation CLAIMS (CSV) avec un recueil de règles."""
+    rulebook = load(rulebook_spec)
+    references = {}
+    if providers:
+        if not rulebook.references:
+            raise ClaimlintError(
+                f"le recueil {rulebook.name} ne lit pas de référentiel (--providers)"
+            )
+        references[rulebook.references[0].name] = providers
+    run = check_files(rulebook, claims, references)
+    WRITERS[fmt](run, sys.stdout)
+    sys.exit(EXIT_VIOLATIONS if run.failed(Severity(fail_on)) else EXIT_OK)
+
+
+@main.command()
+@click.argument("rulebook_spec", metavar="RULEBOOK", default=DEFAULT_RULEBOOK)
+@_user_errors
+def lint(rulebook_spec: str) -> None:
+    """Vérifie un recueil : syntaxe, noms, types, dates, exemples."""
+    rulebook = load(rulebook_spec)
+    run_all(rulebook)  # reading every example's cells checks their values against the schema
+    click.echo(
+        f"{rulebook.name} : aucun problème "
+        f"({len(rulebook.rules)} règles, {len(rulebook.examples)} exemples)."
+    )
+
+
+@main.command()
+@click.argument("rulebook_spec", metavar="RULEBOOK", default=DEFAULT_RULEBOOK)
+@_user_errors
+def test(rulebook_spec: str) -> None:
+    """Exécute les exemples du recueil et compare les violations attendues."""
+    rulebook = load(rulebook_spec)
+    results = run_all(rulebook)
+    failed = 0
+    for r in results:
+        where = f"{r.example.position.file}:{r.example.position.line}"
+        if r.passed:
+            click.echo(f"ok      {where}  {r.example.title}")
+        else:
+            failed += 1
+            click.echo(f"ÉCHEC   {where}  {r.example.title}")
+            click.echo(r.explain())
+    click.echo(f"{len(results) - failed} passed, {failed} failed")
+    sys.exit(EXIT_VIOLATIONS if failed else EXIT_OK)

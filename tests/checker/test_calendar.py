@@ -1,0 +1,286 @@
+from datetime import date, time, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from claimlint.checker.calendar import (
+    add_working_days,
+    age_on,
+    days_between,
+    is_out_of_hours,
+    is_public_holiday,
+    is_working_day,
+    iso_week,
+    iso_week_label,
+    month_label,
+    public_holiday_name,
+    working_days_between,
+    year_label,
+)
+
+# Within the holiday library's coverage (1803-2100).
+dates = st.dates(min_value=date(1990, 1, 1), max_value=date(2099, 12, 31))
+
+
+def _naive_working_days(start: date, end: date) -> int:
+    return sum(is_working_day(start + timedelta(days=k)) for k in range(1, (end - start).days + 1))
+
+
+# --- Periods -------------------------------------------------------------------------------
+
+
+def test_iso_week_straddles_new_year_2025_2026() -> None:
+    for offset in range(7):
+        assert iso_week(date(2025, 12, 29) + timedelta(days=offset)) == (2026, 1)
+    assert iso_week(date(2025, 12, 28)) == (2025, 52)
+    assert iso_week(date(2026, 1, 5)) == (2026, 2)
+
+
+@pytest.mark.parametrize(
+    ("day", "label"),
+    [
+        (date(2025, 12, 29), "2026-W01"),
+        (date(2024, 12, 30), "2025-W01"),
+        (date(2021, 1, 3), "2020-W53"),
+        (date(2020, 12, 31), "2020-W53"),
+        (date(2026, 3, 4), "2026-W10"),
+    ],
+)
+def test_iso_week_label_uses_iso_year_and_pads_week(day: date, label: str) -> None:
+    assert iso_week_label(day) == label
+
+
+def test_month_and_year_labels() -> None:
+    assert month_label(date(2026, 3, 31)) == "2026-03"
+    assert month_label(date(2025, 12, 29)) == "2025-12"
+    assert year_label(date(2025, 12, 29)) == "2025"
+
+
+@given(dates)
+def test_iso_week_label_agrees_with_isocalendar(day: date) -> None:
+    iso = day.isocalendar()
+    assert iso_week_label(day) == f"{iso.year}-W{iso.week:02d}"
+
+
+# --- Public holidays and working days ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "name"),
+    [
+        (date(2026, 1, 1), "Jour de l'an"),
+        (date(2026, 5, 1), "Fête du Travail"),
+        (date(2026, 5, 8), "Fête de la Victoire"),
+        (date(2026, 5, 14), "Ascension"),
+        (date(2026, 5, 25), "Lundi de Pentecôte"),
+        (date(2026, 11, 1), "Toussaint"),
+    ],
+)
+def test_public_holiday_french_names(day: date, name: str) -> None:
+    assert is_public_holiday(day)
+    assert public_holiday_name(day) == name
+
+
+@pytest.mark.parametrize("day", [date(2026, 5, 4), date(2026, 4, 3), date(2026, 12, 26)])
+def test_ordinary_days_and_alsace_moselle_days_are_not_holidays(day: date) -> None:
+    # 2026-04-03 (Good Friday) and 2026-12-26 are holidays only in Alsace-Moselle.
+    assert not is_public_holiday(day)
+    assert public_holiday_name(day) is None
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (date(2026, 5, 4), True),  # Monday
+        (date(2026, 5, 1), False),  # Friday, Fête du Travail
+        (date(2026, 5, 25), False),  # Whit Monday
+        (date(2026, 5, 2), False),  # Saturday
+        (date(2026, 5, 3), False),  # Sunday
+    ],
+)
+def test_is_working_day(day: date, expected: bool) -> None:
+    assert is_working_day(day) is expected
+
+
+def test_working_days_skip_may_first_and_may_eighth_2026() -> None:
+    # After Thursday 30 April: Fri 1 May (holiday), Mon 4-Thu 7, Fri 8 May (holiday), Mon 11.
+    assert working_days_between(date(2026, 4, 30), date(2026, 5, 7)) == 4
+    assert working_days_between(date(2026, 4, 30), date(2026, 5, 8)) == 4
+    assert working_days_between(date(2026, 4, 30), date(2026, 5, 11)) == 5
+
+
+def test_working_days_in_may_2026() -> None:
+    # 21 weekdays minus 1 May, 8 May, Ascension (14) and Whit Monday (25).
+    assert working_days_between(date(2026, 4, 30), date(2026, 5, 31)) == 17
+
+
+def test_working_days_count_from_the_day_after_start() -> None:
+    assert working_days_between(date(2026, 3, 9), date(2026, 3, 9)) == 0
+    assert working_days_between(date(2026, 3, 9), date(2026, 3, 10)) == 1
+    assert working_days_between(date(2026, 3, 13), date(2026, 3, 15)) == 0  # Fri -> Sun
+    assert working_days_between(date(2026, 3, 13), date(2026, 3, 16)) == 1  # Fri -> Mon
+
+
+def test_working_days_zero_when_end_before_start() -> None:
+    assert working_days_between(date(2026, 3, 16), date(2026, 3, 9)) == 0
+
+
+def test_working_days_over_two_centuries_match_day_by_day_count() -> None:
+    start, end = date(1900, 1, 1), date(2100, 12, 31)
+    assert working_days_between(start, end) == _naive_working_days(start, end)
+
+
+def test_add_working_days_mcu_delay_after_thursday_april_30_2026() -> None:
+    assert add_working_days(date(2026, 4, 30), 1) == date(2026, 5, 4)
+    assert add_working_days(date(2026, 4, 30), 4) == date(2026, 5, 7)
+    assert add_working_days(date(2026, 4, 30), 5) == date(2026, 5, 11)
+
+
+def test_add_working_days_skips_ascension_bridge_and_whit_monday_2026() -> None:
+    # Wed 13 May -> Thu 14 (Ascension) skipped -> Fri 15; Fri 22 -> Mon 25 (Whit Monday) -> Tue 26.
+    assert add_working_days(date(2026, 5, 13), 1) == date(2026, 5, 15)
+    assert add_working_days(date(2026, 5, 22), 1) == date(2026, 5, 26)
+
+
+@pytest.mark.parametrize("n", [0, -1])
+def test_add_working_days_rejects_n_below_one(n: int) -> None:
+    with pytest.raises(ValueError):
+        add_working_days(date(2026, 3, 9), n)
+
+
+@given(dates, st.integers(min_value=0, max_value=1000))
+def test_working_days_between_matches_day_by_day_count(start: date, span: int) -> None:
+    end = start + timedelta(days=span)
+    assert working_days_between(start, end) == _naive_working_days(start, end)
+
+
+@given(st.lists(dates, min_size=3, max_size=3, unique=True).map(sorted))
+def test_working_days_between_is_additive(days: list[date]) -> None:
+    a, b, c = days
+    assert working_days_between(a, c) == working_days_between(a, b) + working_days_between(b, c)
+
+
+@given(dates, st.integers(min_value=1, max_value=600))
+def test_add_working_days_is_inverse_of_working_days_between(start: date, n: int) -> None:
+    result = add_working_days(start, n)
+    assert is_working_day(result)
+    assert working_days_between(start, result) == n
+
+
+# --- Calendar days and ages ----------------------------------------------------------------
+
+
+def test_days_between_counts_calendar_days() -> None:
+    assert days_between(date(2026, 2, 27), date(2026, 3, 1)) == 2
+    assert days_between(date(2026, 3, 1), date(2026, 2, 27)) == -2
+    assert days_between(date(2026, 3, 1), date(2026, 3, 1)) == 0
+
+
+def test_age_on_birthday_and_day_before() -> None:
+    birth = date(1946, 3, 15)
+    assert age_on(birth, date(2026, 3, 14)) == 79
+    assert age_on(birth, date(2026, 3, 15)) == 80
+    assert age_on(birth, birth) == 0
+
+
+def test_age_born_february_29_ages_on_march_first_in_non_leap_years() -> None:
+    birth = date(2000, 2, 29)
+    assert age_on(birth, date(2025, 2, 28)) == 24
+    assert age_on(birth, date(2025, 3, 1)) == 25
+
+
+def test_age_born_february_29_ages_on_february_29_in_leap_years() -> None:
+    birth = date(2000, 2, 29)
+    assert age_on(birth, date(2024, 2, 28)) == 23
+    assert age_on(birth, date(2024, 2, 29)) == 24
+
+
+def test_age_on_rejects_date_before_birth() -> None:
+    with pytest.raises(ValueError):
+        age_on(date(2000, 1, 2), date(2000, 1, 1))
+
+
+# --- Out-of-hours (PDSA) periods -----------------------------------------------------------
+
+WEDNESDAY = date(2026, 3, 11)
+SATURDAY = date(2026, 3, 14)
+SUNDAY = date(2026, 3, 15)
+
+
+@pytest.mark.parametrize(
+    ("t", "expected"),
+    [
+        (time(0, 0), True),
+        (time(7, 59), True),
+        (time(8, 0), False),
+        (time(12, 0), False),
+        (time(19, 59), False),
+        (time(20, 0), True),
+        (time(23, 59), True),
+    ],
+)
+def test_weekday_night_is_20_00_included_to_08_00_excluded(t: time, expected: bool) -> None:
+    assert is_out_of_hours(WEDNESDAY, t) is expected
+
+
+@pytest.mark.parametrize(
+    ("t", "option", "expected"),
+    [
+        (time(13, 59), True, False),
+        (time(14, 0), True, True),
+        (time(13, 59), False, False),
+        (time(14, 0), False, False),
+        (time(20, 0), False, True),  # the night does not depend on the option
+    ],
+)
+def test_saturday_afternoon_from_14_00_when_option_on(
+    t: time, option: bool, expected: bool
+) -> None:
+    assert is_out_of_hours(SATURDAY, t, saturday_afternoon=option) is expected
+
+
+def test_sunday_daytime_is_out_of_hours() -> None:
+    assert is_out_of_hours(SUNDAY, time(10, 0))
+
+
+@pytest.mark.parametrize("day", [date(2026, 5, 1), date(2026, 5, 25), date(2026, 7, 14)])
+def test_public_holiday_daytime_is_out_of_hours(day: date) -> None:
+    assert is_out_of_hours(day, time(10, 0), saturday_afternoon=False, bridge_days=False)
+
+
+@pytest.mark.parametrize("day", [WEDNESDAY, SUNDAY, date(2026, 5, 1)])
+def test_missing_time_is_never_out_of_hours(day: date) -> None:
+    assert not is_out_of_hours(day, None)
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        date(2026, 7, 13),  # Monday before Tuesday 14 July
+        date(2025, 11, 10),  # Monday before Tuesday 11 November
+        date(2026, 1, 2),  # Friday after Thursday 1 January
+        date(2026, 5, 15),  # Friday after Ascension Thursday
+        date(2026, 5, 16),  # Saturday after Ascension Thursday and its bridge Friday
+        date(2026, 5, 2),  # Saturday after Friday 1 May
+        date(2026, 12, 26),  # Saturday after Friday Christmas
+    ],
+)
+def test_bridge_days_are_out_of_hours_all_day(day: date) -> None:
+    assert is_out_of_hours(day, time(8, 0), saturday_afternoon=False)
+    assert not is_out_of_hours(day, time(8, 0), bridge_days=False)
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        date(2026, 5, 26),  # Tuesday after Whit Monday
+        date(2026, 11, 10),  # Tuesday before Wednesday 11 November
+        date(2026, 11, 12),  # Thursday after Wednesday 11 November
+        date(2026, 5, 18),  # Monday, no holiday on Tuesday
+        date(2026, 5, 22),  # Friday, no holiday on Thursday
+        date(2026, 5, 23),  # Saturday, no holiday on Thursday or Friday
+    ],
+)
+def test_days_next_to_no_holiday_or_outside_the_rule_are_not_bridge_days(day: date) -> None:
+    assert not is_out_of_hours(day, time(10, 0))
