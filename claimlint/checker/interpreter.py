@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from claimlint.checker import tables
 from claimlint.checker.functions import IMPLEMENTATIONS, coalesce
 from claimlint.checker.readers import Batch
 from claimlint.checker.values import french
@@ -29,7 +30,7 @@ from claimlint.dsl.schema import Role, Schema
 class Line:
     """One input row in context: its reference rows, its claim, its date."""
 
-    __slots__ = ("row", "refs", "claim", "day", "order")
+    __slots__ = ("row", "refs", "claim", "day", "order", "matched")
 
     def __init__(self, row: dict[str, Any], refs: dict[str, dict[str, Any]], day, order):
         self.row = row
@@ -37,6 +38,7 @@ class Line:
         self.claim: list[Line] = [self]
         self.day: dt.date | None = day
         self.order: tuple = order
+        self.matched: dict[str, tuple[int, ...]] = {}  # table -> rows of its last use here
 
 
 Fn = Callable[[Line], Any]
@@ -157,6 +159,18 @@ class Compiler:
 
         return call
 
+    def _TableCall(self, e: m.TableCall) -> Fn:
+        table = self.rulebook.tables[e.table]
+        args = [self.compile(a) for a in e.args]
+        name, output, several = e.table, e.output, len(table.outputs) > 1
+
+        def lookup(line: Line) -> Any:
+            result = tables.evaluate(table, [a(line) for a in args])
+            line.matched[name] = result.rows
+            return result.value[output] if several else result.value
+
+        return lookup
+
     def _ClaimAny(self, e: m.ClaimAny) -> Fn:
         inner = self.compile(e.condition)
         return lambda line: any(truth(inner(other)) for other in line.claim)
@@ -241,6 +255,17 @@ def build_lines(
 # ----------------------------------------------------------------------------- rules
 
 
+def _rule_exprs(rule: m.Rule) -> list[m.Expr]:
+    exprs = [rule.stake, *(e for _, e in rule.lets), *(e.condition for e in rule.exceptions)]
+    if rule.condition is not None:
+        exprs.append(rule.condition)
+    exprs += [p.expr for p in rule.message.parts if isinstance(p, m.Placeholder) and p.expr]
+    if rule.aggregate is not None:
+        agg = rule.aggregate
+        exprs += [*agg.keys, agg.cap, *([agg.counted] if agg.counted else [])]
+    return exprs
+
+
 class _CompiledRule:
     def __init__(self, rule: m.Rule, compiler: Compiler):
         self.rule = rule
@@ -253,6 +278,14 @@ class _CompiledRule:
             for p in rule.message.parts
             if isinstance(p, m.Placeholder) and p.expr is not None
         }
+        self.tables = sorted(
+            {
+                node.table
+                for expr in _rule_exprs(rule)
+                for node in m.walk(expr)
+                if isinstance(node, m.TableCall)
+            }
+        )
         agg = rule.aggregate
         if agg is not None:
             self.keys = [compiler.compile(k) for k in agg.keys]
@@ -288,6 +321,8 @@ def _violation(
     stake = compiled.stake(line)
     details = [(name, fn(line)) for name, fn in compiled.lets]
     details += list(figures.items())
+    # Which row of each decision table the rule read on this line (DMN numbering).
+    details += [(f"{t}.rows", list(line.matched[t])) for t in compiled.tables if t in line.matched]
     return Violation(
         rule=rule.id,
         severity=rule.severity,

@@ -118,6 +118,16 @@ class Call:
 
 
 @attrs.frozen
+class TableCall:
+    """A decision table used as a function: `TARIFF(act_code, service_date)` (one output)."""
+
+    table: str
+    args: tuple[Expr, ...]
+    output: str
+    type: Type
+
+
+@attrs.frozen
 class ClaimAny:
     """Some line of the same claim (the line itself included) meets the condition."""
 
@@ -138,8 +148,32 @@ Expr = (
     | IsPresent
     | Match
     | Call
+    | TableCall
     | ClaimAny
 )
+
+
+def children(expr: Expr) -> tuple[Expr, ...]:
+    """The sub-expressions of a node, for walks over a rule (tables used, coverage...)."""
+    if isinstance(expr, Arith | Compare):
+        return (expr.left, expr.right)
+    if isinstance(expr, Logic):
+        return expr.items
+    if isinstance(expr, Not | Negate | InSet | IsPresent | Match):
+        return (expr.operand,)
+    if isinstance(expr, Call | TableCall):
+        return expr.args
+    if isinstance(expr, ClaimAny):
+        return (expr.condition,)
+    return ()
+
+
+def walk(expr: Expr):
+    """Every node of an expression, the root first."""
+    yield expr
+    for child in children(expr):
+        yield from walk(child)
+
 
 # ----------------------------------------------------------------------------- declarations
 
@@ -284,6 +318,97 @@ class Aggregate:
     percent: bool
 
 
+# ----------------------------------------------------------------------------- decision tables
+
+
+class HitPolicy(enum.Enum):
+    """DMN 1.3 hit policies."""
+
+    UNIQUE = "U"
+    ANY = "A"
+    PRIORITY = "P"
+    FIRST = "F"
+    RULE_ORDER = "R"
+    OUTPUT_ORDER = "O"
+    COLLECT = "C"
+
+
+AGGREGATORS = {"+": "sum", "<": "min", ">": "max", "#": "count"}
+
+
+@attrs.frozen
+class Hit:
+    policy: HitPolicy
+    aggregator: str | None = None  # sum, min, max, count (COLLECT only)
+
+    @property
+    def single(self) -> bool:
+        """Whether the table gives one result (not a list)."""
+        return (
+            self.policy in (HitPolicy.UNIQUE, HitPolicy.ANY, HitPolicy.PRIORITY, HitPolicy.FIRST)
+            or self.aggregator is not None
+        )
+
+    def __str__(self) -> str:
+        symbol = {v: k for k, v in AGGREGATORS.items()}.get(self.aggregator or "", "")
+        return self.policy.value + symbol
+
+
+@attrs.frozen
+class Test:
+    """One S-FEEL unary test: `op value` (op = != < <= > >=) or a range `[low..high)`."""
+
+    op: str
+    value: Any
+    high: Any = None
+    low_closed: bool = True
+    high_closed: bool = True
+
+
+@attrs.frozen
+class CellTest:
+    """An input cell: `-` (any), tests (any of them matches), or `not(tests)`."""
+
+    kind: str  # "any", "tests", "not"
+    tests: tuple[Test, ...]
+    text: str
+    position: Position
+
+
+@attrs.frozen
+class TableColumn:
+    name: str
+    type: Type
+    allowed: tuple[Any, ...] | None = None  # ordered: the priority order of P and O
+    default: Any = None
+    domain: frozenset | None = None  # inputs: the values it can take, for gap analysis
+
+
+@attrs.frozen
+class TableRow:
+    number: int  # 1-based, as DMN numbers rules
+    tests: tuple[CellTest, ...]
+    outputs: tuple[Any, ...]
+    position: Position
+
+
+@attrs.frozen
+class DecisionTable:
+    name: str
+    title: str
+    hit: Hit
+    inputs: tuple[TableColumn, ...]
+    outputs: tuple[TableColumn, ...]
+    rows: tuple[TableRow, ...]
+    source: str | None
+    position: Position
+
+    def result_type(self, output: str) -> Type:
+        if self.hit.aggregator == "count":
+            return Type.INTEGER
+        return next(c.type for c in self.outputs if c.name == output)
+
+
 @attrs.frozen
 class Rule:
     id: str
@@ -321,6 +446,7 @@ class Rulebook:
     references: tuple[Reference, ...]
     sets: dict[str, CodeSet] = attrs.field(hash=False)
     parameters: dict[str, Parameter] = attrs.field(hash=False)
+    tables: dict[str, DecisionTable] = attrs.field(hash=False, factory=dict)
     rules: tuple[Rule, ...] = ()
     examples: tuple[Example, ...] = ()
     example_defaults: tuple[syntax.ExampleTable, ...] = ()

@@ -22,13 +22,19 @@ from claimlint.errors import Diagnostic, Position, RulebookError
 @functools.cache
 def _lark() -> lark.Lark:
     grammar = resources.files("claimlint.grammar").joinpath("rules.lark").read_text("utf-8")
-    return lark.Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True)
+    return lark.Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        start=["start", "cell_tests", "cell_output"],
+    )
 
 
 def parse(text: str, path: str = "<texte>") -> s.SourceFile:
     """Parse one rulebook file. Raises RulebookError on the first syntax error."""
     try:
-        tree = _lark().parse(text)
+        tree = _lark().parse(text, start="start")
     except lark.UnexpectedInput as err:
         raise RulebookError(_diagnostic(err, text, path)) from None
     try:
@@ -38,6 +44,33 @@ def parse(text: str, path: str = "<texte>") -> s.SourceFile:
             raise err.orig_exc from None
         raise
     return s.SourceFile(path=path, text=text, decls=tuple(decls))
+
+
+def parse_cell(cell: s.Cell, output: bool) -> s.CellTests | s.Literal | None:
+    """A decision-table cell: input tests (S-FEEL unary tests) or an output value.
+
+    Positions are those of the cell in the rulebook file. An output `-` gives None.
+    """
+    start = "cell_output" if output else "cell_tests"
+    path, line, column = cell.pos.file, cell.pos.line, cell.pos.column
+    try:
+        tree = _lark().parse(cell.text, start=start)
+    except lark.UnexpectedInput as err:
+        offset = getattr(err, "column", 1) or 1
+        if isinstance(err, lark.UnexpectedEOF) or getattr(err, "token", None) == "$END":
+            offset = len(cell.text) + 1
+        what = "valeur de sortie" if output else "test d'entrée"
+        raise RulebookError(
+            Diagnostic(
+                f"cellule illisible « {cell.text} » : {what} attendu",
+                Position(path, line, column + offset - 1),
+                'un test s\'écrit -, une valeur, une liste "A", "B", < 18, [18..65), '
+                "not(…) ; une sortie, une valeur ou -"
+                if not output
+                else 'une sortie s\'écrit comme une valeur ("A", 30.00, true, 2024-12-22) ou -',
+            )
+        ) from None
+    return _CellToSyntax(path, line, column).transform(tree)
 
 
 # ----------------------------------------------------------------------------- tree -> syntax
@@ -256,14 +289,28 @@ class _ToSyntax(Transformer):
 
     def table(self, meta, items):
         rows = [self._cells(token) for token in items]
-        return s.Table(rows[0], tuple(rows[1:]), self._p(meta))
+        header, split = rows[0]
+        for cells, row_split in rows[1:]:
+            if row_split != split:
+                self._fail(
+                    "le séparateur « || » n'est pas à la même place que dans l'en-tête",
+                    items[rows.index((cells, row_split))],
+                    "chaque ligne sépare entrées et sorties au même endroit",
+                )
+        return s.Table(header, tuple(r for r, _ in rows[1:]), self._p(meta), split)
 
-    def _cells(self, token: Token) -> tuple[s.Cell, ...]:
+    def _cells(self, token: Token) -> tuple[tuple[s.Cell, ...], int | None]:
+        """The cells of a row, and how many come before a `||` (None without one)."""
         text = str(token)
         cells = []
+        split = None
         start = 1  # just after the opening bar
         for raw in text[1:-1].split("|"):
             stripped = raw.strip()
+            if not stripped and raw == "" and cells and split is None:
+                split = len(cells)  # the empty piece between the bars of `||`
+                start += 1
+                continue
             offset = start + (len(raw) - len(raw.lstrip()))
             pos = Position(
                 self.path,
@@ -274,7 +321,47 @@ class _ToSyntax(Transformer):
             )
             cells.append(s.Cell(stripped, pos))
             start += len(raw) + 1
-        return tuple(cells)
+        return tuple(cells), split
+
+    # -- decision tables
+    def table_decl(self, meta, items):
+        name, *rest = items
+        title = (
+            self._text(rest.pop(0))
+            if isinstance(rest[0], Token) and rest[0].type == "STRING"
+            else None
+        )
+        hit = self._ident(rest.pop(0))
+        source = rest.pop(0) if isinstance(rest[0], s.Text) else None
+        table = rest.pop()
+        return s.TableDecl(self._ident(name), title, hit, source, tuple(rest), table, self._p(meta))
+
+    def _column(self, kind, meta, items):
+        name, type_name, *options = items
+        opts = dict(options)
+        return s.TableColumn(
+            kind,
+            self._ident(name),
+            self._ident(type_name),
+            opts.get("default"),
+            opts.get("allowed"),
+            opts.get("domain"),
+            self._p(meta),
+        )
+
+    def table_input(self, meta, items):
+        return self._column("input", meta, items)
+
+    def table_output(self, meta, items):
+        return self._column("output", meta, items)
+
+    def domain(self, meta, items):
+        return ("domain", self._ident(items[0]))
+
+    def call_output(self, meta, items):
+        *call_items, output = items
+        call = self.call(meta, call_items)
+        return s.Call(call.function, call.args, call.pos, str(output))
 
     # -- expressions
     def _binary_chain(self, meta, items, op: str | None = None):
@@ -382,6 +469,62 @@ class _ToSyntax(Transformer):
         return s.Literal(False, self._p(meta))
 
 
+@v_args(meta=True)
+class _CellToSyntax(_ToSyntax):
+    """Cells are parsed alone: shift positions back to where the cell sits in its file."""
+
+    def __init__(self, path: str, line: int, column: int):
+        super().__init__(path)
+        self.line = line
+        self.column = column
+
+    def _p(self, meta_or_token) -> Position:
+        if getattr(meta_or_token, "empty", False):  # `-` alone keeps no token
+            return Position(self.path, self.line, self.column, self.line, self.column + 1)
+        col = self.column + meta_or_token.column - 1
+        end = self.column + meta_or_token.end_column - 1
+        return Position(self.path, self.line, col, self.line, end)
+
+    def any_input(self, meta, items):
+        return s.CellTests("any", (), self._p(meta))
+
+    def positive_tests(self, meta, items):
+        return s.CellTests("tests", tuple(items), self._p(meta))
+
+    def negated_tests(self, meta, items):
+        return s.CellTests("not", tuple(items), self._p(meta))
+
+    def equals(self, meta, items):
+        return s.UnaryTest("=", items[0], pos=self._p(meta))
+
+    def unary_comparison(self, meta, items):
+        return s.UnaryTest(str(items[0]), items[1], pos=self._p(meta))
+
+    def interval(self, meta, items):
+        opening, low, _dots, high, closing = items
+        return s.UnaryTest(
+            "range", low, high, str(opening) == "[", str(closing) == "]", self._p(meta)
+        )
+
+    def cell_output(self, meta, items):
+        return items[0]
+
+    def no_output(self, meta, items):
+        return None
+
+    def date_fn(self, meta, items):
+        token = items[0]
+        text = str(token)[6:-2]
+        try:
+            value = dt.date.fromisoformat(text)
+        except ValueError:
+            self._fail(f"date impossible « {text} »", token, "une date s'écrit AAAA-MM-JJ")
+        return s.Literal(value, self._p(meta))
+
+    def null(self, meta, items):
+        return s.Literal(None, self._p(meta))
+
+
 # ----------------------------------------------------------------------------- errors
 
 # Known mistakes, each shown by a few wrong snippets: Lark matches an error's parser state
@@ -485,7 +628,7 @@ def _describe_expected(expected: set[str]) -> str:
 @functools.cache
 def _hint_matcher():
     def parse_fn(text: str):
-        return _lark().parse(text)
+        return _lark().parse(text, start="start")
 
     return parse_fn
 

@@ -17,6 +17,7 @@ from typing import Any
 from claimlint.dsl import model as m
 from claimlint.dsl import syntax as s
 from claimlint.dsl.functions import NUMERIC, SAME, SIGNATURES
+from claimlint.dsl.parser import parse_cell
 from claimlint.dsl.schema import Field, Role, Schema
 from claimlint.dsl.types import Type, comparable, numeric_result
 from claimlint.errors import Diagnostic, Position, RulebookError
@@ -73,6 +74,7 @@ class _Resolver:
         self.references: dict[str, m.Reference] = {}
         self.sets: dict[str, m.CodeSet] = {}
         self.parameters: dict[str, m.Parameter] = {}
+        self.tables: dict[str, m.DecisionTable] = {}
 
     # -- reporting
     def error(self, message: str, pos: Position | None, hint: str | None = None) -> None:
@@ -105,6 +107,9 @@ class _Resolver:
                 self._set(d)
             elif isinstance(d, s.ParameterDecl):
                 self._parameter(d)
+        for d in decls:
+            if isinstance(d, s.TableDecl):
+                self._table(d)
         rules = self._rules(decls)
         examples, defaults = self._examples(decls, rules)
         if self.diagnostics:
@@ -118,6 +123,7 @@ class _Resolver:
             references=tuple(self.references.values()),
             sets=self.sets,
             parameters=self.parameters,
+            tables=self.tables,
             rules=tuple(rules),
             examples=tuple(examples),
             example_defaults=defaults,
@@ -241,7 +247,11 @@ class _Resolver:
 
     # -- sets and parameters
     def _check_new_name(self, ident: s.Ident) -> bool:
-        for kind, table in (("ensemble", self.sets), ("paramètre", self.parameters)):
+        for kind, table in (
+            ("ensemble", self.sets),
+            ("paramètre", self.parameters),
+            ("table de décision", self.tables),
+        ):
             if ident.name in table:
                 self.error(
                     f"« {ident.name} » est déjà déclaré comme {kind}",
@@ -549,6 +559,7 @@ class _Resolver:
             or name in self.parameters
             or name in self.sets
             or name in self.references
+            or name in self.tables
         )
 
     # -- message templates
@@ -685,12 +696,20 @@ class _Resolver:
         return m.FieldRef(f.name, f.type, ref.name)
 
     def _expr_call(self, node: s.Call, env: _Env) -> m.Expr:
+        if node.function in self.tables:
+            return self._table_call(node, env)
+        if node.output is not None:
+            self.fail(
+                f"« .{node.output} » suit un appel de fonction, pas de table de décision",
+                node.pos,
+                did_you_mean(node.function, self.tables),
+            )
         sig = SIGNATURES.get(node.function)
         if sig is None:
             self.fail(
-                f"fonction inconnue « {node.function} »",
+                f"fonction ou table inconnue « {node.function} »",
                 node.pos,
-                did_you_mean(node.function, SIGNATURES),
+                did_you_mean(node.function, [*SIGNATURES, *self.tables]),
             )
         args = [self._try_expr(a, env) for a in node.args]
         if any(a is None for a in args):
@@ -721,6 +740,233 @@ class _Resolver:
                     f"{node.function}({sig.arity_text()}) : {sig.doc}",
                 )
         return m.Call(node.function, tuple(args), sig.result(types))
+
+    def _table_call(self, node: s.Call, env: _Env) -> m.Expr:
+        table = self.tables[node.function]
+        signature = ", ".join(f"{c.name} {c.type.value}" for c in table.inputs)
+        if len(node.args) != len(table.inputs):
+            self.fail(
+                f"la table {table.name} attend {len(table.inputs)} entrée(s), reçu {len(node.args)}",
+                node.pos,
+                f"{table.name}({signature})",
+            )
+        args = [self._try_expr(a, env) for a in node.args]
+        if any(a is None for a in args):
+            raise _Failed
+        for arg_node, arg, column in zip(node.args, args, table.inputs, strict=True):
+            if not comparable(arg.type, column.type):
+                self.fail(
+                    f"entrée « {column.name} » de {table.name} : {column.type.french} attendu, "
+                    f"{arg.type.french} reçu",
+                    arg_node.pos,
+                    f"{table.name}({signature})",
+                )
+        if not table.hit.single:
+            self.fail(
+                f"la table {table.name} (politique {table.hit}) donne une liste de résultats",
+                node.pos,
+                "une règle emploie une table à résultat unique : U, A, P, F, ou C avec "
+                "agrégat (C+, C<, C>, C#)",
+            )
+        names = [c.name for c in table.outputs]
+        output = node.output
+        if output is None:
+            if len(names) > 1:
+                self.fail(
+                    f"la table {table.name} a plusieurs sorties : précisez laquelle",
+                    node.pos,
+                    f"ex. {table.name}(…).{names[0]}",
+                )
+            output = names[0]
+        elif output not in names:
+            self.fail(
+                f"la table {table.name} n'a pas de sortie « {output} »",
+                node.pos,
+                did_you_mean(output, names),
+            )
+        return m.TableCall(table.name, tuple(args), output, table.result_type(output))
+
+    # -- decision tables
+    def _table(self, d: s.TableDecl) -> None:
+        if not self._check_new_name(d.name):
+            return
+        try:
+            hit = _hit_policy(d.hit_policy.name)
+        except ValueError:
+            self.error(f"politique de résultat inconnue « {d.hit_policy.name} »", d.hit_policy.pos)
+            return
+        inputs, outputs = [], []
+        ok = True
+        for col in d.columns:
+            try:
+                column = self._table_column(col)
+            except _Failed:
+                ok = False
+                continue
+            (inputs if col.kind == "input" else outputs).append(column)
+        if not outputs:
+            self.error(
+                f"la table {d.name.name} n'a pas de sortie",
+                d.name.pos,
+                "déclarez-en une : output tarif money",
+            )
+            return
+        if not ok or not self._table_header(d, inputs, outputs):
+            return
+        if hit.policy in (m.HitPolicy.PRIORITY, m.HitPolicy.OUTPUT_ORDER):
+            for c, col in zip(outputs, [c for c in d.columns if c.kind == "output"], strict=True):
+                if c.allowed is None:
+                    self.error(
+                        f"la politique {hit} classe les sorties par priorité : la sortie "
+                        f"« {c.name} » doit lister ses valeurs",
+                        col.pos,
+                        'ex. output statut text one of {"refusé", "accepté"} (la première prime)',
+                    )
+                    ok = False
+        if hit.aggregator is not None:
+            if len(outputs) != 1:
+                self.error(f"un agrégat ({hit}) demande une seule sortie", d.hit_policy.pos)
+                ok = False
+            elif hit.aggregator != "count" and not outputs[0].type.is_numeric:
+                self.error(f"un agrégat {hit} demande une sortie numérique", d.hit_policy.pos)
+                ok = False
+        rows = []
+        for number, cells in enumerate(d.table.rows, start=1):
+            try:
+                rows.append(self._table_row(number, cells, inputs, outputs))
+            except _Failed:
+                ok = False
+        if ok:
+            self.tables[d.name.name] = m.DecisionTable(
+                d.name.name,
+                d.title.value if d.title else d.name.name,
+                hit,
+                tuple(inputs),
+                tuple(outputs),
+                tuple(rows),
+                d.source.value if d.source else None,
+                d.pos,
+            )
+
+    def _table_column(self, col: s.TableColumn) -> m.TableColumn:
+        type_ = self._type(col.type_name)
+        allowed = (
+            tuple(self._coerce(lit, type_) for lit in col.allowed.items) if col.allowed else None
+        )
+        default = self._coerce(col.default, type_) if col.default is not None else None
+        if col.kind == "input" and col.default is not None:
+            self.fail("une entrée n'a pas de valeur par défaut", col.default.pos)
+        domain = frozenset(allowed) if allowed is not None and col.kind == "input" else None
+        if col.domain is not None:
+            code_set = self.sets.get(col.domain.name)
+            if code_set is None:
+                self.fail(
+                    f"ensemble inconnu « {col.domain.name} »",
+                    col.domain.pos,
+                    did_you_mean(col.domain.name, self.sets),
+                )
+            if not comparable(code_set.type, type_):
+                self.fail(
+                    f"l'ensemble {code_set.name} contient des {code_set.type.french}, "
+                    f"pas des {type_.french}",
+                    col.domain.pos,
+                )
+            domain = code_set.values
+        return m.TableColumn(col.name.name, type_, allowed, default, domain)
+
+    def _table_header(
+        self, d: s.TableDecl, inputs: list[m.TableColumn], outputs: list[m.TableColumn]
+    ) -> bool:
+        want = [c.name for c in inputs] + [c.name for c in outputs]
+        have = [c.text for c in d.table.header]
+        if have != want or d.table.inputs != len(inputs):
+            self.error(
+                f"l'en-tête de la table {d.name.name} ne suit pas ses colonnes déclarées",
+                d.table.pos,
+                "attendu : | "
+                + " | ".join(c.name for c in inputs)
+                + " || "
+                + " | ".join(c.name for c in outputs)
+                + " |",
+            )
+            return False
+        ok = True
+        for row in d.table.rows:
+            if len(row) != len(want):
+                self.error(
+                    f"{len(row)} cellules pour {len(want)} colonnes",
+                    row[0].pos if row else d.table.pos,
+                    "chaque ligne a autant de cellules que l'en-tête",
+                )
+                ok = False
+        return ok
+
+    def _table_row(
+        self,
+        number: int,
+        cells: tuple[s.Cell, ...],
+        inputs: list[m.TableColumn],
+        outputs: list[m.TableColumn],
+    ) -> m.TableRow:
+        tests = []
+        failed = False
+        for cell, column in zip(cells, inputs, strict=False):
+            try:
+                tests.append(self._cell_test(cell, column))
+            except _Failed:
+                failed = True
+        values = []
+        for cell, column in zip(cells[len(inputs) :], outputs, strict=True):
+            try:
+                values.append(self._cell_output(cell, column))
+            except _Failed:
+                failed = True
+        if failed:
+            raise _Failed
+        return m.TableRow(number, tuple(tests), tuple(values), cells[0].pos)
+
+    def _parse_cell(self, cell: s.Cell, output: bool):
+        try:
+            return parse_cell(cell, output)
+        except RulebookError as err:
+            d = err.diagnostics[0]
+            self.fail(d.message, d.position, d.hint)
+
+    def _cell_value(self, lit: s.Literal, column: m.TableColumn) -> Any:
+        if lit.value is None:
+            return None
+        return self._coerce(lit, column.type)
+
+    def _cell_test(self, cell: s.Cell, column: m.TableColumn) -> m.CellTest:
+        parsed = self._parse_cell(cell, output=False)
+        tests = []
+        for t in parsed.tests:
+            value = self._cell_value(t.value, column)
+            high = self._cell_value(t.high, column) if t.high is not None else None
+            if t.op == "range":
+                if value is None or high is None:
+                    self.fail("une borne d'intervalle ne peut pas être null", t.pos)
+                if value > high:
+                    self.fail(f"intervalle vide : {value} > {high}", t.pos)
+            elif value is None and t.op != "=":
+                self.fail(f"« {t.op} null » ne compare rien", t.pos)
+            if column.type is Type.BOOLEAN and t.op not in ("=", "!="):
+                self.fail("une entrée booléenne se teste par true ou false", t.pos)
+            tests.append(m.Test(t.op, value, high, t.low_closed, t.high_closed))
+        return m.CellTest(parsed.kind, tuple(tests), cell.text, cell.pos)
+
+    def _cell_output(self, cell: s.Cell, column: m.TableColumn) -> Any:
+        lit = self._parse_cell(cell, output=True)
+        if lit is None:
+            return None
+        value = self._cell_value(lit, column)
+        if column.allowed is not None and value is not None and value not in column.allowed:
+            self.fail(
+                f"« {cell.text} » n'est pas une valeur permise de la sortie {column.name}",
+                cell.pos,
+                "valeurs permises : " + ", ".join(map(str, column.allowed)),
+            )
+        return value
 
     def _expr_unary(self, node: s.Unary, env: _Env) -> m.Expr:
         operand = self._expr(node.operand, env)
@@ -939,6 +1185,29 @@ def _literal_hint(left: m.Expr, right: m.Expr) -> str | None:
     if Type.TEXT in types and Type.DATE in types:
         return "une date s'écrit sans guillemets, ex. service_date >= 2024-12-22"
     return None
+
+
+_HIT_WORDS = {
+    "unique": "U",
+    "any": "A",
+    "priority": "P",
+    "first": "F",
+    "rule order": "R",
+    "output order": "O",
+    "collect": "C",
+    "collect sum": "C+",
+    "collect min": "C<",
+    "collect max": "C>",
+    "collect count": "C#",
+}
+
+
+def _hit_policy(text: str) -> m.Hit:
+    """`U`, `C+`, `unique`, `collect sum`… as a Hit; ValueError when unknown."""
+    code = _HIT_WORDS.get(text, text)
+    policy = m.HitPolicy(code[0])
+    aggregator = m.AGGREGATORS[code[1]] if len(code) > 1 else None
+    return m.Hit(policy, aggregator)
 
 
 def _diagnostic_order(d: Diagnostic) -> tuple:

@@ -20,7 +20,7 @@ from claimlint.errors import Position
 class Literal:
     """A constant: text, number (exact), date, time or boolean."""
 
-    value: str | Decimal | int | dt.date | dt.time | bool
+    value: str | Decimal | int | dt.date | dt.time | bool | None  # None: `null` in a table cell
     pos: Position
 
 
@@ -49,9 +49,12 @@ class Dotted:
 
 @attrs.frozen
 class Call:
+    """`f(a, b)`; `TABLE(a, b).output` names one output of a decision table."""
+
     function: str
     args: tuple[Expr, ...]
     pos: Position
+    output: str | None = None
 
 
 @attrs.frozen
@@ -246,10 +249,60 @@ class Cell:
 
 @attrs.frozen
 class Table:
-    """A table written between bars: a header row then data rows."""
+    """A table written between bars: a header row then data rows.
+
+    In a decision table a `||` separates the input columns from the output columns;
+    `inputs` counts the columns before it (None when there is no `||`).
+    """
 
     header: tuple[Cell, ...]
     rows: tuple[tuple[Cell, ...], ...]
+    pos: Position
+    inputs: int | None = None
+
+
+@attrs.frozen
+class TableColumn:
+    """`input NAME TYPE [one of {…} | in SET]` or `output NAME TYPE [one of {…}] [default v]`."""
+
+    kind: str  # "input" or "output"
+    name: Ident
+    type_name: Ident
+    default: Literal | None
+    allowed: SetLiteral | None
+    domain: Ident | None
+    pos: Position
+
+
+@attrs.frozen
+class TableDecl:
+    name: Ident
+    title: Text | None
+    hit_policy: Ident
+    source: Text | None
+    columns: tuple[TableColumn, ...]
+    table: Table
+    pos: Position
+
+
+@attrs.frozen
+class UnaryTest:
+    """One test of an input cell: `op value` (op = < <= > >= != =) or a range."""
+
+    op: str  # a comparison operator, or "range"
+    value: Literal
+    high: Literal | None = None  # for ranges
+    low_closed: bool = True
+    high_closed: bool = True
+    pos: Position | None = None
+
+
+@attrs.frozen
+class CellTests:
+    """An input cell: `-` (any), a list of tests (any of them), or `not(…)` of a list."""
+
+    kind: str  # "any", "tests", "not"
+    tests: tuple[UnaryTest, ...]
     pos: Position
 
 
