@@ -49,18 +49,18 @@ def _merge(batches: Sequence[Batch]) -> Batch:
         return batches[0]
     schema = batches[0].schema
     line_field = schema.by_role(Role.LINE)
-    where: dict[object, list[tuple[str, int]]] = defaultdict(list)
+    where: dict[object, list[tuple[int, str, int]]] = defaultdict(list)
     if line_field is not None:
-        for b in batches:
+        for index, b in enumerate(batches):
             for row, line in zip(b.rows, b.lines, strict=True):
-                where[row[line_field.name]].append((b.file, line))
+                where[row[line_field.name]].append((index, b.file, line))
     rows, lines, rejected = [], [], []
-    for b in batches:
+    for index, b in enumerate(batches):
         rejected.extend(b.rejected)
         for row, line in zip(b.rows, b.lines, strict=True):
             places = where.get(row[line_field.name], []) if line_field else []
-            if len({f for f, _ in places}) > 1:
-                others = ", ".join(f"{f}:{n}" for f, n in places if (f, n) != (b.file, line))
+            if len({i for i, _, _ in places}) > 1:
+                others = ", ".join(f"{f}:{n}" for i, f, n in places if i != index)
                 rejected.append(
                     Rejection(
                         b.file,
@@ -118,6 +118,14 @@ def check_files(
     references: Mapping[str, str | Path] | None = None,
     mapping: Mapping[str, str] | None = None,
 ) -> CheckRun:
+    seen: set[Path] = set()
+    for path in inputs:
+        resolved = Path(path).resolve()
+        if resolved in seen:
+            raise InputError(
+                f"{path} : fichier donné deux fois ; ses lignes seraient comptées deux fois"
+            )
+        seen.add(resolved)
     batch = _merge([read_csv(path, rulebook.input, mapping) for path in inputs])
     refs = read_references(rulebook, references or {})
     violations = interpreter.check(rulebook, batch, refs)
