@@ -24,7 +24,7 @@ from claimlint.checker.readers import Batch, parse_value
 from claimlint.checker.violations import Violation
 from claimlint.dsl import model as m
 from claimlint.dsl import syntax as s
-from claimlint.dsl.schema import Schema
+from claimlint.dsl.schema import Role, Schema
 from claimlint.errors import ClaimlintError, Diagnostic
 
 _RANGE = re.compile(r"\{(\d+)\.\.(\d+)\}")
@@ -38,6 +38,12 @@ class ExampleResult:
     actual: tuple[tuple[str, ...], ...]
     columns: tuple[str, ...]
     violations: tuple[Violation, ...]
+    line_ids: tuple[str, ...]  # the input rows the example fed to the rules
+
+    def silent_lines(self, rule_id: str) -> tuple[str, ...]:
+        """Input lines the rule did not flag: the example shows the rule staying silent."""
+        flagged = {v.line_id for v in self.violations if v.rule == rule_id}
+        return tuple(i for i in self.line_ids if i not in flagged)
 
     @property
     def passed(self) -> bool:
@@ -92,8 +98,13 @@ def _expand(table: s.Table) -> list[list[s.Cell]]:
 def _rows(
     schema: Schema, table: s.Table | None, defaults: Mapping[str, s.Cell]
 ) -> list[dict[str, Any]]:
-    names = [c.text for c in table.header] if table else []
-    raw_rows = _expand(table) if table else []
+    """The rows of one table; a reference table the example leaves out is its default row."""
+    if table is None and defaults:
+        names: list[str] = []
+        raw_rows: list[list[s.Cell]] = [[]]  # one row, all from the defaults
+    else:
+        names = [c.text for c in table.header] if table else []
+        raw_rows = _expand(table) if table else []
     result = []
     for cells in raw_rows:
         texts: dict[str, s.Cell] = dict(defaults)
@@ -108,7 +119,7 @@ def _rows(
                     raise ClaimlintError(
                         Diagnostic(
                             f"exemple : colonne obligatoire « {field.name} » sans valeur",
-                            cells[0].pos,
+                            cells[0].pos if cells else None,
                             "donnez-la dans l'exemple ou dans « example defaults »",
                         )
                     )
@@ -186,6 +197,7 @@ def run_example(rulebook: m.Rulebook, example: m.Example) -> ExampleResult:
         for ref in rulebook.references
     }
     violations = interpreter.check(rulebook, batch, references, example.rules or None)
+    key = rulebook.input.by_role(Role.LINE)
     columns = (
         tuple(c.text for c in example.expect.header) if example.expect else ("rule", "line_id")
     )
@@ -195,6 +207,7 @@ def run_example(rulebook: m.Rulebook, example: m.Example) -> ExampleResult:
         actual=tuple(_project(v, columns) for v in violations),
         columns=columns,
         violations=tuple(violations),
+        line_ids=tuple(str(row[key.name]) for row in batch.rows) if key else (),
     )
 
 

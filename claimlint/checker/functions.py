@@ -23,6 +23,7 @@ IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {
     "iso_week": calendar.iso_week_label,
     "month": calendar.month_label,
     "year": lambda d: d.year,
+    "end_of_year": lambda y: dt.date(y, 12, 31) if dt.MINYEAR <= y <= dt.MAXYEAR else None,
     "weekday": lambda d: d.isoweekday(),
     "age": calendar.age_on,
     "days_between": calendar.days_between,

@@ -171,6 +171,10 @@ class Compiler:
 
         return lookup
 
+    def _Cond(self, e: m.Cond) -> Fn:
+        condition, then, otherwise = (self.compile(x) for x in (e.condition, e.then, e.otherwise))
+        return lambda line: then(line) if truth(condition(line)) else otherwise(line)
+
     def _ClaimAny(self, e: m.ClaimAny) -> Fn:
         inner = self.compile(e.condition)
         return lambda line: any(truth(inner(other)) for other in line.claim)
@@ -193,6 +197,7 @@ class Roles:
     date: str | None
     time: str | None
     provider: str | None
+    year: str | None
 
     @classmethod
     def of(cls, schema: Schema) -> Roles:
@@ -206,10 +211,19 @@ class Roles:
             name(Role.DATE),
             name(Role.TIME),
             name(Role.PROVIDER),
+            name(Role.YEAR),
         )
 
+    def day(self, row: Mapping[str, Any]) -> dt.date | None:
+        """The date that decides effective periods: the line's date, or 1 January of its year."""
+        if self.date:
+            return row[self.date]
+        if self.year and row[self.year] is not None:
+            return dt.date(row[self.year], 1, 1)
+        return None
+
     def chronological(self, row: Mapping[str, Any]) -> tuple:
-        day = row[self.date] if self.date else None
+        day = self.day(row)
         time = row[self.time] if self.time else None
         return (
             day is None,
@@ -240,8 +254,7 @@ def build_lines(
             for ref in rulebook.references
             for name, (index, absent) in [(ref.name, indexes[ref.name])]
         }
-        day = row[roles.date] if roles.date else None
-        lines.append(Line(row, refs, day, roles.chronological(row)))
+        lines.append(Line(row, refs, roles.day(row), roles.chronological(row)))
     lines.sort(key=lambda line: line.order)
     if roles.claim:
         claims: dict[Any, list[Line]] = defaultdict(list)

@@ -15,6 +15,8 @@ def french(value: Any, type_: Type | None = None) -> str:
         return "—"
     if isinstance(value, bool):
         return "oui" if value else "non"
+    if type_ is Type.MONEY and isinstance(value, int):
+        value = Decimal(value)
     if isinstance(value, Decimal):
         if type_ is Type.DECIMAL:
             return f"{value.normalize():f}".replace(".", ",")

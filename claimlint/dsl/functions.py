@@ -51,6 +51,7 @@ SIGNATURES: dict[str, Signature] = {
         Signature("iso_week", (D,), False, _fixed(X), "semaine ISO de la date, ex. 2026-W01"),
         Signature("month", (D,), False, _fixed(X), "mois de la date, ex. 2026-03"),
         Signature("year", (D,), False, _fixed(N), "année civile de la date"),
+        Signature("end_of_year", (N,), False, _fixed(D), "le 31 décembre de cette année"),
         Signature(
             "weekday", (D,), False, _fixed(N), "jour de la semaine, 1 = lundi … 7 = dimanche"
         ),

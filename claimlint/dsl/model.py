@@ -128,6 +128,16 @@ class TableCall:
 
 
 @attrs.frozen
+class Cond:
+    """`if condition then a else b`: a missing condition counts as false."""
+
+    condition: Expr
+    then: Expr
+    otherwise: Expr
+    type: Type
+
+
+@attrs.frozen
 class ClaimAny:
     """Some line of the same claim (the line itself included) meets the condition."""
 
@@ -150,6 +160,7 @@ Expr = (
     | Call
     | TableCall
     | ClaimAny
+    | Cond
 )
 
 
@@ -165,6 +176,8 @@ def children(expr: Expr) -> tuple[Expr, ...]:
         return expr.args
     if isinstance(expr, ClaimAny):
         return (expr.condition,)
+    if isinstance(expr, Cond):
+        return (expr.condition, expr.then, expr.otherwise)
     return ()
 
 

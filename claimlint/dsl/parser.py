@@ -432,6 +432,9 @@ class _ToSyntax(Transformer):
         args = [a for a in args if a is not None]  # `f()` yields one None
         return s.Call(str(fn), tuple(args), self._p(meta))
 
+    def conditional(self, meta, items):
+        return s.Conditional(items[0], items[1], items[2], self._p(meta))
+
     def claim_has(self, meta, items):
         return s.ClaimHas(items[0], self._p(meta))
 

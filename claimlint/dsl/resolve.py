@@ -227,6 +227,12 @@ class _Resolver:
                     fd.role.pos,
                     did_you_mean(fd.role.name, names) or f"rôles connus : {', '.join(names)}",
                 )
+        want = _ROLE_TYPES.get(role)
+        if want is not None and type_ is not want:
+            self.fail(
+                f"le rôle {role.value} demande une colonne de type {want.value}",
+                fd.type_name.pos,
+            )
         return Field(fd.name.name, type_, fd.required, default, allowed, role, fd.pos)
 
     def _coerce(self, lit: s.Literal, type_: Type) -> Any:
@@ -1056,6 +1062,21 @@ class _Resolver:
             )
         return m.Match(operand, node.pattern)
 
+    def _expr_conditional(self, node: s.Conditional, env: _Env) -> m.Expr:
+        condition = self._try_condition(node.condition, env)
+        then = self._try_expr(node.then, env)
+        otherwise = self._try_expr(node.otherwise, env)
+        if condition is None or then is None or otherwise is None:
+            raise _Failed
+        if not comparable(then.type, otherwise.type):
+            self.fail(
+                f"les deux branches de « if » diffèrent : {then.type.french} et "
+                f"{otherwise.type.french}",
+                node.pos,
+            )
+        type_ = numeric_result(then.type, otherwise.type) if then.type.is_numeric else then.type
+        return m.Cond(condition, then, otherwise, type_)
+
     def _expr_claimhas(self, node: s.ClaimHas, env: _Env) -> m.Expr:
         assert self.input is not None
         if self.input.by_role(Role.CLAIM) is None:
@@ -1186,6 +1207,13 @@ def _literal_hint(left: m.Expr, right: m.Expr) -> str | None:
         return "une date s'écrit sans guillemets, ex. service_date >= 2024-12-22"
     return None
 
+
+_ROLE_TYPES = {
+    Role.DATE: Type.DATE,
+    Role.TIME: Type.TIME,
+    Role.YEAR: Type.INTEGER,
+    Role.AMOUNT: Type.MONEY,
+}
 
 _HIT_WORDS = {
     "unique": "U",

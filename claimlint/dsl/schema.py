@@ -25,6 +25,7 @@ class Role(enum.Enum):
     TIME = "time"  # time of day, second key of chronological order (service_time)
     AMOUNT = "amount"  # the money billed on the row: the default amount at stake
     PROVIDER = "provider"  # the billing doctor: provider_id of the violation record
+    YEAR = "year"  # an input without dates (a yearly roster): its rows are dated 1 January
     KEY = "key"  # key of a reference table
 
 

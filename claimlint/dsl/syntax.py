@@ -103,6 +103,16 @@ class Matches:
 
 
 @attrs.frozen
+class Conditional:
+    """`if cond then a else b`; a missing condition takes the else branch."""
+
+    condition: Expr
+    then: Expr
+    otherwise: Expr
+    pos: Position
+
+
+@attrs.frozen
 class ClaimHas:
     """`claim has (cond)`: some line of the same claim (the line itself included) meets cond."""
 
@@ -122,6 +132,7 @@ Expr = (
     | Presence
     | Matches
     | ClaimHas
+    | Conditional
 )
 
 # ----------------------------------------------------------------------------- declarations

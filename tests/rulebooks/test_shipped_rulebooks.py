@@ -1,0 +1,35 @@
+"""Every shipped rulebook checks, its examples pass, and each rule is shown firing and silent."""
+
+from __future__ import annotations
+
+import pytest
+
+from claimlint.checker.examples import run_all
+from claimlint.dsl.loader import load, shipped_names
+
+SHIPPED = shipped_names()
+
+
+def test_the_shipped_rulebooks_are_found():
+    assert {"convention-2024", "fmt-2026"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_example_passes(name):
+    results = run_all(load(name))
+    failures = [f"{r.example.title}\n{r.explain()}" for r in results if not r.passed]
+    assert results and not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_rule_has_an_example_that_fires_and_one_that_stays_silent(name):
+    rulebook = load(name)
+    results = run_all(rulebook)
+    for rule in rulebook.rules:
+        covering = [r for r in results if not r.example.rules or rule.id in r.example.rules]
+        assert any(v.rule == rule.id for r in covering for v in r.violations), (
+            f"{rule.id} : aucun exemple ne la déclenche"
+        )
+        assert any(r.silent_lines(rule.id) for r in covering), (
+            f"{rule.id} : aucun exemple ne la laisse muette"
+        )
