@@ -176,7 +176,9 @@ def _canonical(column: str, text: str) -> str:
     return text
 
 
-def run_example(rulebook: m.Rulebook, example: m.Example) -> ExampleResult:
+def run_example(
+    rulebook: m.Rulebook, example: m.Example, coverage: dict[str, set[int]] | None = None
+) -> ExampleResult:
     tables = {t.name.name: t.table for t in example.tables}
     defaults = {
         t.name.name: dict(zip((c.text for c in t.table.header), t.table.rows[0], strict=True))
@@ -196,7 +198,7 @@ def run_example(rulebook: m.Rulebook, example: m.Example) -> ExampleResult:
         )
         for ref in rulebook.references
     }
-    violations = interpreter.check(rulebook, batch, references, example.rules or None)
+    violations = interpreter.check(rulebook, batch, references, example.rules or None, coverage)
     key = rulebook.input.by_role(Role.LINE)
     columns = (
         tuple(c.text for c in example.expect.header) if example.expect else ("rule", "line_id")
@@ -211,5 +213,58 @@ def run_example(rulebook: m.Rulebook, example: m.Example) -> ExampleResult:
     )
 
 
-def run_all(rulebook: m.Rulebook) -> list[ExampleResult]:
-    return [run_example(rulebook, e) for e in rulebook.examples]
+def run_all(
+    rulebook: m.Rulebook, coverage: dict[str, set[int]] | None = None
+) -> list[ExampleResult]:
+    return [run_example(rulebook, e, coverage) for e in rulebook.examples]
+
+
+@attrs.frozen
+class RuleCoverage:
+    rule: str
+    fired: bool  # some example makes it fire
+    silent: bool  # some example feeds it a line it leaves alone
+
+
+@attrs.frozen
+class Coverage:
+    """What the examples exercise: each rule firing and silent, each decision-table row."""
+
+    rules: tuple[RuleCoverage, ...]
+    table_rows: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...]  # table, all, covered
+
+    @property
+    def rules_covered(self) -> int:
+        return sum(1 for r in self.rules if r.fired and r.silent)
+
+    @property
+    def rows_total(self) -> int:
+        return sum(len(all_rows) for _, all_rows, _ in self.table_rows)
+
+    @property
+    def rows_covered(self) -> int:
+        return sum(len(covered) for _, _, covered in self.table_rows)
+
+
+def coverage(rulebook: m.Rulebook) -> tuple[list[ExampleResult], Coverage]:
+    rows: dict[str, set[int]] = {}
+    results = run_all(rulebook, rows)
+    rules = []
+    for rule in rulebook.rules:
+        covering = [r for r in results if not r.example.rules or rule.id in r.example.rules]
+        rules.append(
+            RuleCoverage(
+                rule.id,
+                fired=any(v.rule == rule.id for r in covering for v in r.violations),
+                silent=any(r.silent_lines(rule.id) for r in covering),
+            )
+        )
+    tables = tuple(
+        (
+            name,
+            tuple(row.number for row in table.rows),
+            tuple(sorted(rows.get(name, set()))),
+        )
+        for name, table in sorted(rulebook.tables.items())
+    )
+    return results, Coverage(tuple(rules), tables)

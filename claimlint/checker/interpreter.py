@@ -65,10 +65,15 @@ def _divide(a: Any, b: Any) -> Any:
 
 
 class Compiler:
-    """Model expression -> closure over a Line."""
+    """Model expression -> closure over a Line.
 
-    def __init__(self, rulebook: m.Rulebook):
+    With `coverage`, every decision-table row that matches is recorded there (table -> rows),
+    for `claimlint test --coverage`.
+    """
+
+    def __init__(self, rulebook: m.Rulebook, coverage: dict[str, set[int]] | None = None):
         self.rulebook = rulebook
+        self.coverage = coverage
 
     def compile(self, expr: m.Expr) -> Fn:
         return getattr(self, "_" + type(expr).__name__)(expr)
@@ -163,10 +168,13 @@ class Compiler:
         table = self.rulebook.tables[e.table]
         args = [self.compile(a) for a in e.args]
         name, output, several = e.table, e.output, len(table.outputs) > 1
+        covered = self.coverage.setdefault(name, set()) if self.coverage is not None else None
 
         def lookup(line: Line) -> Any:
             result = tables.evaluate(table, [a(line) for a in args])
             line.matched[name] = result.rows
+            if covered is not None:
+                covered.update(result.rows)
             return result.value[output] if several else result.value
 
         return lookup
@@ -270,12 +278,14 @@ def build_lines(
 
 def _rule_exprs(rule: m.Rule) -> list[m.Expr]:
     exprs = [rule.stake, *(e for _, e in rule.lets), *(e.condition for e in rule.exceptions)]
+    if rule.severity_if is not None:
+        exprs.append(rule.severity_if[0])
     if rule.condition is not None:
         exprs.append(rule.condition)
     exprs += [p.expr for p in rule.message.parts if isinstance(p, m.Placeholder) and p.expr]
     if rule.aggregate is not None:
         agg = rule.aggregate
-        exprs += [*agg.keys, agg.cap, *([agg.counted] if agg.counted else [])]
+        exprs += [*agg.keys, *(e for e in (agg.cap, agg.counted) if e is not None)]
     return exprs
 
 
@@ -299,11 +309,21 @@ class _CompiledRule:
                 if isinstance(node, m.TableCall)
             }
         )
+        self.severity_if = (
+            (compiler.compile(rule.severity_if[0]), rule.severity_if[1])
+            if rule.severity_if
+            else None
+        )
         agg = rule.aggregate
         if agg is not None:
             self.keys = [compiler.compile(k) for k in agg.keys]
             self.counted = compiler.compile(agg.counted) if agg.counted else None
-            self.cap = compiler.compile(agg.cap)
+            self.cap = compiler.compile(agg.cap) if agg.cap else None
+
+    def severity(self, line: Line) -> m.Severity:
+        if self.severity_if is not None and truth(self.severity_if[0](line)):
+            return self.severity_if[1]
+        return self.rule.severity
 
     def applies(self, line: Line) -> bool:
         """In the effective period, meets the condition, and no exception lifts the rule."""
@@ -319,7 +339,8 @@ class _CompiledRule:
             if isinstance(part, str):
                 out.append(part)
             elif part.expr is None:
-                cap_type = self.rule.aggregate.cap.type if self.rule.aggregate else None
+                agg = self.rule.aggregate
+                cap_type = agg.cap.type if agg and agg.cap else None
                 out.append(french(figures[part.name], cap_type if part.name == "cap" else None))
             else:
                 out.append(french(self.placeholders[part.name](line), part.expr.type))
@@ -327,8 +348,13 @@ class _CompiledRule:
 
 
 def _violation(
-    compiled: _CompiledRule, line: Line, roles: Roles, figures: dict[str, Any]
+    compiled: _CompiledRule,
+    line: Line,
+    roles: Roles,
+    figures: dict[str, Any],
+    group_level: bool = False,
 ) -> Violation:
+    """The record of a flagged line; a group-level record keeps only the provider."""
     rule = compiled.rule
     row = line.row
     stake = compiled.stake(line)
@@ -336,15 +362,16 @@ def _violation(
     details += list(figures.items())
     # Which row of each decision table the rule read on this line (DMN numbering).
     details += [(f"{t}.rows", list(line.matched[t])) for t in compiled.tables if t in line.matched]
+    line_level = not group_level
     return Violation(
         rule=rule.id,
-        severity=rule.severity,
+        severity=compiled.severity(line),
         message=compiled.message(line, figures),
-        line_id=row[roles.line] if roles.line else None,
-        claim_id=row[roles.claim] if roles.claim else None,
+        line_id=row[roles.line] if roles.line and line_level else None,
+        claim_id=row[roles.claim] if roles.claim and line_level else None,
         provider_id=row[roles.provider] if roles.provider else None,
-        service_date=line.day,
-        service_time=row[roles.time] if roles.time else None,
+        service_date=line.day if line_level else None,
+        service_time=row[roles.time] if roles.time and line_level else None,
         amount_at_stake=m.money(stake if stake is not None else 0),
         source=rule.source,
         location=rule.location,
@@ -368,10 +395,16 @@ def _check_aggregate(
             if compiled.counted is None
             else [line for line in population if truth(compiled.counted(line))]
         )
+        total = len(population)
+        period = {"period": str(key[agg.period_key])} if agg.period_key is not None else {}
+        if compiled.cap is None:  # flag once per group
+            if counted:
+                figures = {"count": len(counted), "total": total, **period}
+                found.append(_violation(compiled, counted[0], roles, figures, group_level=True))
+            continue
         cap = compiled.cap(population[0])
         if cap is None:
             continue
-        total = len(population)
         allowed = math.floor(Decimal(cap) * total / 100) if agg.percent else math.floor(cap)
         excess = len(counted) - allowed
         if excess <= 0:
@@ -384,9 +417,8 @@ def _check_aggregate(
                 "allowed": allowed,
                 "excess": excess,
                 "rank": rank,
+                **period,
             }
-            if agg.period_key is not None:
-                figures["period"] = str(key[agg.period_key])
             found.append(_violation(compiled, line, roles, figures))
     return found
 
@@ -396,10 +428,11 @@ def check(
     batch: Batch,
     references: Mapping[str, Batch] | None = None,
     only: Iterable[str] | None = None,
+    coverage: dict[str, set[int]] | None = None,
 ) -> list[Violation]:
     """Every violation of the rulebook's rules (or of `only` those) on the batch, ordered."""
     lines, roles = build_lines(rulebook, batch, references or {})
-    compiler = Compiler(rulebook)
+    compiler = Compiler(rulebook, coverage)
     wanted = set(only) if only is not None else None
     found: list[Violation] = []
     for rule in rulebook.rules:

@@ -322,12 +322,14 @@ class Aggregate:
     allowed    = floor(cap × N / 100) with `percent`, else cap; the cap is read on the
                  group's first population line in chronological order;
     flagged    = the last (T − allowed) counted lines in chronological order.
+    Without a cap (`flag once per group`), every group with a counted line gives one record
+    without a line (provider-level findings such as an invalid derogation).
     """
 
     keys: tuple[Expr, ...]
     period_key: int | None  # index in keys of iso_week/month/year, for `{period}`
     counted: Expr | None
-    cap: Expr
+    cap: Expr | None  # None: `flag once per group`, one record per group, no line
     percent: bool
 
 
@@ -423,6 +425,17 @@ class DecisionTable:
 
 
 @attrs.frozen
+class Define:
+    """A named expression shared by the rules (`define NAME = expr`)."""
+
+    name: str
+    title: str
+    expr: Expr
+    source: str | None
+    position: Position
+
+
+@attrs.frozen
 class Rule:
     id: str
     title: str
@@ -437,6 +450,7 @@ class Rule:
     lets: tuple[tuple[str, Expr], ...]
     position: Position
     location: str  # "convention-2024/headline.rules:12", stable across machines
+    severity_if: tuple[Expr, Severity] | None = None  # `severity A if cond else B`: (cond, A)
 
 
 @attrs.frozen
@@ -460,6 +474,7 @@ class Rulebook:
     sets: dict[str, CodeSet] = attrs.field(hash=False)
     parameters: dict[str, Parameter] = attrs.field(hash=False)
     tables: dict[str, DecisionTable] = attrs.field(hash=False, factory=dict)
+    defines: dict[str, Define] = attrs.field(hash=False, factory=dict)
     rules: tuple[Rule, ...] = ()
     examples: tuple[Example, ...] = ()
     example_defaults: tuple[syntax.ExampleTable, ...] = ()

@@ -41,9 +41,20 @@ def parse(text: str, path: str = "<texte>") -> s.SourceFile:
         decls = _ToSyntax(path).transform(tree)
     except lark.exceptions.VisitError as err:
         if isinstance(err.orig_exc, RulebookError):
-            raise err.orig_exc from None
+            lines = text.splitlines()
+            raise RulebookError(
+                [
+                    Diagnostic(d.message, d.position, d.hint, lines[d.position.line - 1])
+                    if d.position and d.source_line is None and 0 < d.position.line <= len(lines)
+                    else d
+                    for d in err.orig_exc.diagnostics
+                ]
+            ) from None
         raise
     return s.SourceFile(path=path, text=text, decls=tuple(decls))
+
+
+_WORDS = ("true", "false", "null", "not")  # the bare words a cell may hold
 
 
 def parse_cell(cell: s.Cell, output: bool) -> s.CellTests | s.Literal | None:
@@ -57,17 +68,22 @@ def parse_cell(cell: s.Cell, output: bool) -> s.CellTests | s.Literal | None:
         tree = _lark().parse(cell.text, start=start)
     except lark.UnexpectedInput as err:
         offset = getattr(err, "column", 1) or 1
-        if isinstance(err, lark.UnexpectedEOF) or getattr(err, "token", None) == "$END":
+        token_type = getattr(getattr(err, "token", None), "type", None)
+        if isinstance(err, lark.UnexpectedEOF) or token_type == "$END":
             offset = len(cell.text) + 1
         what = "valeur de sortie" if output else "test d'entrée"
+        hint = (
+            'un test s\'écrit -, une valeur, une liste "A", "B", < 18, [18..65), not(…)'
+            if not output
+            else 'une sortie s\'écrit comme une valeur ("A", 30.00, true, 2024-12-22) ou -'
+        )
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", cell.text) and cell.text not in _WORDS:
+            hint = f'un texte s\'écrit entre guillemets : "{cell.text}"'
         raise RulebookError(
             Diagnostic(
                 f"cellule illisible « {cell.text} » : {what} attendu",
                 Position(path, line, column + offset - 1),
-                'un test s\'écrit -, une valeur, une liste "A", "B", < 18, [18..65), '
-                "not(…) ; une sortie, une valeur ou -"
-                if not output
-                else 'une sortie s\'écrit comme une valeur ("A", 30.00, true, 2024-12-22) ou -',
+                hint,
             )
         ) from None
     return _CellToSyntax(path, line, column).transform(tree)
@@ -215,7 +231,20 @@ class _ToSyntax(Transformer):
         return s.RuleDecl(self._ident(rule_id), self._text(title), wrapped, self._p(meta))
 
     def severity(self, meta, items):
-        return s.Clause("severity", self._p(meta), self._ident(items[0]))
+        if len(items) == 1:
+            return s.Clause("severity", self._p(meta), self._ident(items[0]))
+        # `severity warning if cond else error`: value = (when true, condition, otherwise)
+        value = (self._ident(items[0]), items[1], self._ident(items[2]))
+        return s.Clause("severity", self._p(meta), value)
+
+    def once_per_group(self, meta, items):
+        return s.Clause("cap", self._p(meta), None)
+
+    def define_decl(self, meta, items):
+        name, *rest = items
+        title = self._text(rest.pop(0)) if isinstance(rest[0], Token) else None
+        source = rest.pop() if len(rest) > 1 else None
+        return s.DefineDecl(self._ident(name), title, rest[0], source, self._p(meta))
 
     def source(self, meta, items):
         return self._text(items[0])
@@ -454,7 +483,11 @@ class _ToSyntax(Transformer):
         try:
             return dt.date.fromisoformat(str(token))
         except ValueError:
-            self._fail(f"date impossible « {token} »", token, "une date s'écrit AAAA-MM-JJ")
+            self._fail(
+                f"date impossible « {token} »",
+                token,
+                "le mois va de 01 à 12 et le jour ne dépasse pas la fin du mois",
+            )
 
     def date(self, meta, items):
         return s.Literal(self._date(items[0]), self._p(meta))
@@ -535,6 +568,8 @@ class _CellToSyntax(_ToSyntax):
 _HINTS: dict[str, list[str]] = {
     "le titre s'écrit entre guillemets, après l'identifiant : rule SNP-CAP \"Titre\"": [
         "rule A-B titre",
+        "rule A-B Titre",
+        "rule A-B 20 SNP",
         "rule A-B when",
         "rule A-B severity error",
     ],
@@ -550,6 +585,9 @@ _HINTS: dict[str, list[str]] = {
     "combinez les conditions avec « and », « or » et « not »": [
         'rule A "t" when a = 1 && b = 2',
         'rule A "t" when a = 1 || b = 2',
+        'rule A "t" when a = "x" || b = 2',
+        'rule A "t" when a || b = 2',
+        'rule A "t" when f(a) || b = 2',
         'rule A "t" when a = 1 & b = 2',
         'rule A "t" when !a',
     ],
@@ -594,9 +632,60 @@ _HINTS: dict[str, list[str]] = {
         'rule A "t" when claim has a = 1',
         'rule A "t" when claim a',
     ],
-    "la gravité est error, warning ou info : severity error": [
+    "après « severity » vient la gravité, sans guillemets : severity error (ou warning, info)": [
         'rule A "t" severity "error"',
         'rule A "t" severity',
+        'rule A "t" severity source "s"',
+    ],
+    'un texte s\'écrit entre guillemets : source "circ. §6.A.1", message "… {act_code} …"': [
+        f'rule A "t" {clause} {value}'
+        for clause in ("source", "message")
+        for value in ("circ", "Circ", "SNP", "20")
+    ],
+    "une période s'écrit from 2024-12-22 until 2025-06-30 (dates incluses), "
+    "from …, until … ou always": [
+        'rule A "t" from 2024-12-22 to 2025-01-01',
+        'rule A "t" from 2024-12-22 au 2025-01-01',
+    ],
+    'une condition compare un nom à une valeur (act_code = "SNP") et ne finit pas par '
+    "« and » ou « or »": [
+        'rule A "t" when a and message "m"',
+        'rule A "t" when a "x"',
+        'rule A "t" when a b',
+        'rule A "t" when a SNP',
+        'rule A "t" when a 1',
+    ],
+    # A row without its closing bar: the bars before it made a shorter row, and what follows
+    # the last bar (a cell, or the next line) is met where a new row was expected.
+    "une ligne de tableau commence et finit par « | » : | L1 | SNP | 15.00 |": [
+        f'example "e" {rules}claims\n| a | b |\n| 1 | {cell}'
+        for rules in ("", "for A ")
+        for cell in (
+            "15.00",
+            "2",
+            "SNP",
+            "2024-12-22",
+            "10:00",
+            '"x"',
+            "x\nexpect none",
+            "SNP\nexpect none",
+            "x\n| 2 | y |",
+        )
+    ]
+    + ['example "e" expect\n| a |\n| 1 | x'],
+    "un exemple finit par « expect » et le tableau des violations attendues, "
+    "ou par « expect none »": [
+        f'example "e" {rules}claims\n| a |\n| 1 |\n{after}'
+        for rules in ("", "for A ")
+        for after in (
+            "",
+            'rule A "t"',
+            'example "f" expect none',
+            'exception B to A "t" when a',
+            'set S = {"x"}',
+            "parameter P type integer",
+            "table T hit policy unique",
+        )
     ],
 }
 
@@ -628,26 +717,78 @@ def _describe_expected(expected: set[str]) -> str:
     return ", ".join(shown)
 
 
-@functools.cache
-def _hint_matcher():
-    def parse_fn(text: str):
-        return _lark().parse(text, start="start")
+# Words that, met where they cannot stand, are nearly always the same mistake, wherever they are.
+_WORD_HINTS = {
+    word: "la gravité s'écrit après le mot « severity » : severity error"
+    for word in ("error", "warning", "info")
+}
 
-    return parse_fn
+
+def _error_key(err: lark.UnexpectedInput) -> tuple[int, str, str] | None:
+    """Where the parser stood (its LALR state) and what it met: a token's type and text, or
+    an unknown character (type "")."""
+    state = getattr(err, "state", None)
+    if state is None:
+        return None
+    if isinstance(err, lark.UnexpectedCharacters):
+        return state.position, "", err.char
+    return state.position, err.token.type, str(err.token)
+
+
+@functools.cache
+def _hint_examples() -> tuple[tuple[str, tuple[int, str, str]], ...]:
+    """Each snippet of _HINTS parsed once: (hint, key of its error)."""
+    found = []
+    for hint, snippets in _HINTS.items():
+        for snippet in snippets:
+            try:
+                _lark().parse(snippet, start="start")
+            except lark.UnexpectedInput as err:
+                key = _error_key(err)
+                if key is not None:
+                    found.append((hint, key))
+    return tuple(found)
 
 
 def _hint(err: lark.UnexpectedInput) -> str | None:
+    """The hint of a word of _WORD_HINTS, else of a snippet that failed the same way: same
+    parser state and same token, else same state and same kind of token, else (an unknown
+    character) the same character.
+
+    Lark's match_examples is not used: it also compares the depth of the parser's stack, which
+    depends on how many declarations and clauses come before the error, so its snippets never
+    matched in a real rulebook.
+    """
     try:
-        return err.match_examples(_hint_matcher(), _HINTS, use_accepts=True)
+        key = _error_key(err)
+        if key is None:
+            return None
+        state, type_, text = key
+        if type_ == "NAME" and text in _WORD_HINTS:
+            return _WORD_HINTS[text]
+        tiers = (
+            lambda k: k == key,
+            lambda k: k[0] == state and k[1] == type_,
+            lambda k: type_ == "" and k[1] == "" and k[2] == text,
+        )
+        for matches in tiers:
+            for hint, k in _hint_examples():
+                if matches(k):
+                    return hint
+        return None
     except Exception:  # a hint is a courtesy: never let it hide the real error
         return None
 
 
 def _diagnostic(err: lark.UnexpectedInput, text: str, path: str) -> Diagnostic:
     lines = text.splitlines()
-    if isinstance(err, lark.UnexpectedEOF) or getattr(err, "token", None) == "$END":
+    end = None
+    token = getattr(err, "token", None)
+    if isinstance(err, lark.UnexpectedEOF) or getattr(token, "type", None) == "$END":
         line = max(1, len(lines))
         column = len(lines[-1]) + 1 if lines else 1
+        if getattr(token, "end_line", None) and getattr(token, "end_column", None):
+            line, column = token.end_line, token.end_column  # just after the last token
         message = "fin de fichier inattendue"
         expected = getattr(err, "expected", None)
         if expected:
@@ -665,7 +806,14 @@ def _diagnostic(err: lark.UnexpectedInput, text: str, path: str) -> Diagnostic:
         assert isinstance(err, lark.UnexpectedToken)
         token = err.token
         line, column = token.line, token.column
+        shown = str(token)
+        word = re.match(r"\w+", lines[line - 1][column - 1 :] if 0 < line <= len(lines) else "")
+        if word and len(word.group()) > len(shown) and word.group().startswith(shown):
+            shown = word.group()
+        if "\n" not in shown:
+            end = column + len(shown)
         expected = set(err.accepts or err.expected)
-        message = f"« {token} » inattendu ; attendu : {_describe_expected(expected)}"
+        message = f"« {shown} » inattendu ; attendu : {_describe_expected(expected)}"
     source_line = lines[line - 1] if 0 < line <= len(lines) else ""
-    return Diagnostic(message, Position(path, line, column), _hint(err), source_line)
+    position = Position(path, line, column, line if end else None, end)
+    return Diagnostic(message, position, _hint(err), source_line)

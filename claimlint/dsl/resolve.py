@@ -75,6 +75,7 @@ class _Resolver:
         self.sets: dict[str, m.CodeSet] = {}
         self.parameters: dict[str, m.Parameter] = {}
         self.tables: dict[str, m.DecisionTable] = {}
+        self.defines: dict[str, m.Define] = {}
 
     # -- reporting
     def error(self, message: str, pos: Position | None, hint: str | None = None) -> None:
@@ -110,6 +111,9 @@ class _Resolver:
         for d in decls:
             if isinstance(d, s.TableDecl):
                 self._table(d)
+        for d in decls:
+            if isinstance(d, s.DefineDecl):
+                self._define(d)
         rules = self._rules(decls)
         examples, defaults = self._examples(decls, rules)
         if self.diagnostics:
@@ -124,6 +128,7 @@ class _Resolver:
             sets=self.sets,
             parameters=self.parameters,
             tables=self.tables,
+            defines=self.defines,
             rules=tuple(rules),
             examples=tuple(examples),
             example_defaults=defaults,
@@ -257,6 +262,7 @@ class _Resolver:
             ("ensemble", self.sets),
             ("paramètre", self.parameters),
             ("table de décision", self.tables),
+            ("définition", self.defines),
         ):
             if ident.name in table:
                 self.error(
@@ -288,6 +294,23 @@ class _Resolver:
             d.source.value if d.source else None,
             d.pos,
         )
+
+    def _define(self, d: s.DefineDecl) -> None:
+        if not self._check_new_name(d.name) or (
+            self.input is not None and self.input.field(d.name.name) is not None
+        ):
+            if self.input is not None and self.input.field(d.name.name) is not None:
+                self.error(f"« {d.name.name} » est déjà une colonne de l'entrée", d.name.pos)
+            return
+        expr = self._try_expr(d.expr, _Env(self))
+        if expr is not None:
+            self.defines[d.name.name] = m.Define(
+                d.name.name,
+                d.title.value if d.title else d.name.name,
+                expr,
+                d.source.value if d.source else None,
+                d.pos,
+            )
 
     def _parameter(self, d: s.ParameterDecl) -> None:
         if not self._check_new_name(d.name):
@@ -399,19 +422,14 @@ class _Resolver:
         src_clause = need("source", 'citez le texte : source "circ. §6.A.1"')
         msg_clause = need("message", 'ajoutez : message "… {act_code} …"')
         severity = None
+        severity_when: tuple[s.Ident, Any] | None = None
         if sev_clause is not None:
             ident = sev_clause.value
-            assert isinstance(ident, s.Ident)
-            try:
-                severity = m.Severity(ident.name)
-            except ValueError:
-                self.error(
-                    f"gravité inconnue « {ident.name} »",
-                    ident.pos,
-                    did_you_mean(ident.name, [v.value for v in m.Severity])
-                    or "gravités : error, warning, info",
-                )
-                failed = True
+            if isinstance(ident, tuple):  # severity A if cond else B
+                when_ident, when_cond, ident = ident
+                severity_when = (when_ident, when_cond)
+            severity = self._severity(ident)
+            failed |= severity is None
         is_aggregate = "group" in single
         if not is_aggregate:
             for kind in ("count", "cap"):
@@ -498,6 +516,15 @@ class _Resolver:
             message = self._template(text, env, is_aggregate)
             failed |= message is None
 
+        severity_if = None
+        if severity_when is not None:
+            other = self._severity(severity_when[0])
+            cond = self._try_condition(severity_when[1], env)
+            if other is None or cond is None:
+                failed = True
+            else:
+                severity_if = (cond, other)
+
         if failed:
             raise _Failed
         assert severity is not None and src_clause is not None and message is not None
@@ -518,7 +545,20 @@ class _Resolver:
             lets=tuple(bound),
             position=d.pos,
             location=f"{d.pos.file}:{d.pos.line}",
+            severity_if=severity_if,
         )
+
+    def _severity(self, ident: s.Ident) -> m.Severity | None:
+        try:
+            return m.Severity(ident.name)
+        except ValueError:
+            self.error(
+                f"gravité inconnue « {ident.name} »",
+                ident.pos,
+                did_you_mean(ident.name, [v.value for v in m.Severity])
+                or "gravités : error, warning, info",
+            )
+            return None
 
     def _default_stake(self, d: s.RuleDecl) -> m.Expr | None:
         assert self.input is not None
@@ -550,11 +590,14 @@ class _Resolver:
             counted = self._try_condition(single["count"].value, env)
             ok &= counted is not None
         cap_clause = single["cap"]
-        cap = self._try_expr(cap_clause.value, env)
-        if cap is not None and not cap.type.is_numeric:
-            self.error("un plafond doit être un nombre", cap_clause.pos)
-            cap = None
-        if not ok or cap is None:
+        cap = None
+        if cap_clause.value is not None:  # else `flag once per group`
+            cap = self._try_expr(cap_clause.value, env)
+            if cap is not None and not cap.type.is_numeric:
+                self.error("un plafond doit être un nombre", cap_clause.pos)
+                cap = None
+            ok &= cap is not None
+        if not ok:
             return None
         return m.Aggregate(tuple(keys), period_key, counted, cap, cap_clause.flag)
 
@@ -566,6 +609,7 @@ class _Resolver:
             or name in self.sets
             or name in self.references
             or name in self.tables
+            or name in self.defines
         )
 
     # -- message templates
@@ -578,7 +622,8 @@ class _Resolver:
                 parts.append(piece[0])
             elif piece.startswith("{") and piece.endswith("}"):
                 name = piece[1:-1].strip()
-                placeholder = self._placeholder(name, text, env, is_aggregate)
+                where = s.Text(text.value, self._within(text.pos, piece))
+                placeholder = self._placeholder(name, where, env, is_aggregate)
                 if placeholder is None:
                     ok = False
                 else:
@@ -593,6 +638,16 @@ class _Resolver:
             elif piece:
                 parts.append(piece)
         return m.Template(text.value, tuple(parts)) if ok else None
+
+    def _within(self, pos: Position, piece: str) -> Position:
+        """The position of `piece` as written inside the quoted text at `pos` (else `pos`)."""
+        lines = self.lines.get(pos.file, [])
+        if not 0 < pos.line <= len(lines) or pos.end_column is None:
+            return pos
+        at = lines[pos.line - 1].find(piece, pos.column - 1, pos.end_column - 1)
+        if at < 0:
+            return pos
+        return Position(pos.file, pos.line, at + 1, pos.line, at + 1 + len(piece))
 
     def _placeholder(
         self, name: str, text: s.Text, env: _Env, is_aggregate: bool
@@ -620,7 +675,8 @@ class _Resolver:
 
     def _names(self, env: _Env) -> list[str]:
         assert self.input is not None
-        names = list(env.lets) + list(self.input.names) + list(self.parameters)
+        names = list(env.lets) + list(self.defines) + list(self.input.names)
+        names += list(self.parameters)
         for ref in self.references.values():
             names += [f"{ref.name}.{f}" for f in ref.schema.names]
         return names
@@ -661,6 +717,8 @@ class _Resolver:
         name = node.name
         if name in env.lets:
             return env.lets[name]
+        if name in self.defines:
+            return self.defines[name].expr
         f = self.input.field(name)
         if f is not None:
             return m.FieldRef(f.name, f.type)
@@ -714,7 +772,13 @@ class _Resolver:
         if sig is None:
             self.fail(
                 f"fonction ou table inconnue « {node.function} »",
-                node.pos,
+                Position(
+                    node.pos.file,
+                    node.pos.line,
+                    node.pos.column,
+                    node.pos.line,
+                    node.pos.column + len(node.function),
+                ),
                 did_you_mean(node.function, [*SIGNATURES, *self.tables]),
             )
         args = [self._try_expr(a, env) for a in node.args]
@@ -741,7 +805,8 @@ class _Resolver:
                 )
             elif isinstance(want, Type) and t != want:
                 self.fail(
-                    f"argument {i + 1} de {node.function} : {want.french} attendu, {t.french} reçu",
+                    f"argument {i + 1} de {node.function} : type {want.french} attendu, "
+                    f"type {t.french} reçu",
                     arg.pos,
                     f"{node.function}({sig.arity_text()}) : {sig.doc}",
                 )
@@ -1169,7 +1234,11 @@ class _Resolver:
         seen: set[str] = set()
         for cell in table.header:
             if cell.text not in allowed:
-                self.error(f"{what} : « {cell.text} »", cell.pos, did_you_mean(cell.text, allowed))
+                self.error(
+                    f"{what} : « {cell.text} »",
+                    cell.pos,
+                    did_you_mean(cell.text, allowed) or f"colonnes : {', '.join(allowed)}",
+                )
                 ok = False
             elif cell.text in seen:
                 self.error(f"colonne « {cell.text} » en double", cell.pos)

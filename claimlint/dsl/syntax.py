@@ -222,6 +222,17 @@ class ParameterDecl:
 
 
 @attrs.frozen
+class DefineDecl:
+    """`define NAME "title" = expr`: a named expression shared by every rule."""
+
+    name: Ident
+    title: Text | None
+    expr: Expr
+    source: Text | None
+    pos: Position
+
+
+@attrs.frozen
 class Clause:
     """One clause of a rule: `kind` names it (severity, source, when, group...)."""
 
