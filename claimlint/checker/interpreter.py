@@ -30,7 +30,7 @@ from claimlint.dsl.schema import Role, Schema
 class Line:
     """One input row in context: its reference rows, its claim, its date."""
 
-    __slots__ = ("row", "refs", "claim", "day", "order", "matched")
+    __slots__ = ("row", "refs", "claim", "day", "order")
 
     def __init__(self, row: dict[str, Any], refs: dict[str, dict[str, Any]], day, order):
         self.row = row
@@ -38,7 +38,6 @@ class Line:
         self.claim: list[Line] = [self]
         self.day: dt.date | None = day
         self.order: tuple = order
-        self.matched: dict[str, tuple[int, ...]] = {}  # table -> rows of its last use here
 
 
 Fn = Callable[[Line], Any]
@@ -165,19 +164,28 @@ class Compiler:
         return call
 
     def _TableCall(self, e: m.TableCall) -> Fn:
+        evaluate, output = self._evaluator(e), e.output
+        if len(self.rulebook.tables[e.table].outputs) > 1:
+            return lambda line: evaluate(line).value[output]
+        return lambda line: evaluate(line).value
+
+    def _evaluator(self, e: m.TableCall) -> Callable[[Line], tables.TableResult]:
         table = self.rulebook.tables[e.table]
         args = [self.compile(a) for a in e.args]
-        name, output, several = e.table, e.output, len(table.outputs) > 1
-        covered = self.coverage.setdefault(name, set()) if self.coverage is not None else None
+        covered = self.coverage.setdefault(e.table, set()) if self.coverage is not None else None
 
-        def lookup(line: Line) -> Any:
+        def evaluate(line: Line) -> tables.TableResult:
             result = tables.evaluate(table, [a(line) for a in args])
-            line.matched[name] = result.rows
             if covered is not None:
                 covered.update(result.rows)
-            return result.value[output] if several else result.value
+            return result
 
-        return lookup
+        return evaluate
+
+    def rows_of(self, e: m.TableCall) -> Callable[[Line], tuple[int, ...]]:
+        """The rows a table call matches on a line (raises on a broken U or A table)."""
+        evaluate = self._evaluator(e)
+        return lambda line: evaluate(line).rows
 
     def _Cond(self, e: m.Cond) -> Fn:
         condition, then, otherwise = (self.compile(x) for x in (e.condition, e.then, e.otherwise))
@@ -276,19 +284,6 @@ def build_lines(
 # ----------------------------------------------------------------------------- rules
 
 
-def _rule_exprs(rule: m.Rule) -> list[m.Expr]:
-    exprs = [rule.stake, *(e for _, e in rule.lets), *(e.condition for e in rule.exceptions)]
-    if rule.severity_if is not None:
-        exprs.append(rule.severity_if[0])
-    if rule.condition is not None:
-        exprs.append(rule.condition)
-    exprs += [p.expr for p in rule.message.parts if isinstance(p, m.Placeholder) and p.expr]
-    if rule.aggregate is not None:
-        agg = rule.aggregate
-        exprs += [*agg.keys, *(e for e in (agg.cap, agg.counted) if e is not None)]
-    return exprs
-
-
 class _CompiledRule:
     def __init__(self, rule: m.Rule, compiler: Compiler):
         self.rule = rule
@@ -301,14 +296,15 @@ class _CompiledRule:
             for p in rule.message.parts
             if isinstance(p, m.Placeholder) and p.expr is not None
         }
-        self.tables = sorted(
-            {
-                node.table
-                for expr in _rule_exprs(rule)
-                for node in m.walk(expr)
-                if isinstance(node, m.TableCall)
-            }
-        )
+        # Rows matched by the first call of each table, for the details; U and A calls are
+        # checked on every line first, so a broken table is an error whatever the guards.
+        self.reported = [(call.table, compiler.rows_of(call)) for call in rule.reported_calls()]
+        self.checked = [
+            compiler.rows_of(call)
+            for call in rule.table_calls()
+            if compiler.rulebook.tables[call.table].hit.policy
+            in (m.HitPolicy.UNIQUE, m.HitPolicy.ANY)
+        ]
         self.severity_if = (
             (compiler.compile(rule.severity_if[0]), rule.severity_if[1])
             if rule.severity_if
@@ -360,8 +356,8 @@ def _violation(
     stake = compiled.stake(line)
     details = [(name, fn(line)) for name, fn in compiled.lets]
     details += list(figures.items())
-    # Which row of each decision table the rule read on this line (DMN numbering).
-    details += [(f"{t}.rows", list(line.matched[t])) for t in compiled.tables if t in line.matched]
+    # Which rows of each decision table the rule read on this line (DMN numbering).
+    details += [(f"{table}.rows", list(rows(line))) for table, rows in compiled.reported]
     line_level = not group_level
     return Violation(
         rule=rule.id,
@@ -439,6 +435,9 @@ def check(
         if wanted is not None and rule.id not in wanted:
             continue
         compiled = _CompiledRule(rule, compiler)
+        for rows in compiled.checked:
+            for line in lines:
+                rows(line)
         if rule.aggregate is not None:
             found.extend(_check_aggregate(compiled, lines, roles))
         else:

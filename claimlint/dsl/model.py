@@ -452,6 +452,40 @@ class Rule:
     location: str  # "convention-2024/headline.rules:12", stable across machines
     severity_if: tuple[Expr, Severity] | None = None  # `severity A if cond else B`: (cond, A)
 
+    def expressions(self) -> list[Expr]:
+        """Every expression of the rule, in one canonical order all engines share."""
+        exprs = [self.stake, *(e for _, e in self.lets), *(e.condition for e in self.exceptions)]
+        if self.severity_if is not None:
+            exprs.append(self.severity_if[0])
+        if self.condition is not None:
+            exprs.append(self.condition)
+        exprs += [p.expr for p in self.message.parts if isinstance(p, Placeholder) and p.expr]
+        if self.aggregate is not None:
+            agg = self.aggregate
+            exprs += [*agg.keys, *(e for e in (agg.cap, agg.counted) if e is not None)]
+        return exprs
+
+    def table_calls(self) -> list[TableCall]:
+        """Every distinct table call of the rule outside `claim has`, in canonical order."""
+        calls: list[TableCall] = []
+        for expr in self.expressions():
+            stack = [expr]
+            while stack:
+                node = stack.pop(0)
+                if isinstance(node, ClaimAny):
+                    continue  # evaluated on the claim's other lines, not on this one
+                if isinstance(node, TableCall) and node not in calls:
+                    calls.append(node)
+                stack = list(children(node)) + stack
+        return calls
+
+    def reported_calls(self) -> list[TableCall]:
+        """The first call of each table: the one whose matched rows the details report."""
+        first: dict[str, TableCall] = {}
+        for call in self.table_calls():
+            first.setdefault(call.table, call)
+        return [first[name] for name in sorted(first)]
+
 
 @attrs.frozen
 class Example:
