@@ -136,7 +136,7 @@ def age_on(birth: date, on: date) -> int:
     return on.year - birth.year - ((on.month, on.day) < birthday)
 
 
-def _is_bridge_day(d: date) -> bool:
+def is_bridge_day(d: date) -> bool:
     """Tell whether ``d`` is a bridge day of art. R. 6315-1 CSP ("le lundi lorsqu'il précède un
     jour férié, le vendredi et le samedi lorsqu'ils suivent un jour férié"): a Monday whose
     Tuesday is a holiday, a Friday whose Thursday is a holiday, and a Saturday whose Friday or
@@ -176,4 +176,4 @@ def is_out_of_hours(
         return True
     if saturday_afternoon and d.weekday() == _SATURDAY and t >= _SATURDAY_AFTERNOON_START:
         return True
-    return bridge_days and _is_bridge_day(d)
+    return bridge_days and is_bridge_day(d)

@@ -21,8 +21,7 @@ import attrs
 from claimlint.checker import tables
 from claimlint.checker.functions import IMPLEMENTATIONS, coalesce
 from claimlint.checker.readers import Batch
-from claimlint.checker.values import french
-from claimlint.checker.violations import Violation, ordered
+from claimlint.checker.violations import Violation, make_violation, ordered
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Role, Schema
 
@@ -329,18 +328,6 @@ class _CompiledRule:
             return False
         return not any(truth(exc(line)) for exc in self.exceptions)
 
-    def message(self, line: Line, figures: Mapping[str, Any]) -> str:
-        out = []
-        for part in self.rule.message.parts:
-            if isinstance(part, str):
-                out.append(part)
-            elif part.expr is None:
-                agg = self.rule.aggregate
-                cap_type = agg.cap.type if agg and agg.cap else None
-                out.append(french(figures[part.name], cap_type if part.name == "cap" else None))
-            else:
-                out.append(french(self.placeholders[part.name](line), part.expr.type))
-        return "".join(out)
 
 
 def _violation(
@@ -351,27 +338,21 @@ def _violation(
     group_level: bool = False,
 ) -> Violation:
     """The record of a flagged line; a group-level record keeps only the provider."""
-    rule = compiled.rule
     row = line.row
-    stake = compiled.stake(line)
-    details = [(name, fn(line)) for name, fn in compiled.lets]
-    details += list(figures.items())
-    # Which rows of each decision table the rule read on this line (DMN numbering).
-    details += [(f"{table}.rows", list(rows(line))) for table, rows in compiled.reported]
-    line_level = not group_level
-    return Violation(
-        rule=rule.id,
-        severity=compiled.severity(line),
-        message=compiled.message(line, figures),
-        line_id=row[roles.line] if roles.line and line_level else None,
-        claim_id=row[roles.claim] if roles.claim and line_level else None,
+    return make_violation(
+        compiled.rule,
+        line_id=row[roles.line] if roles.line else None,
+        claim_id=row[roles.claim] if roles.claim else None,
         provider_id=row[roles.provider] if roles.provider else None,
-        service_date=line.day if line_level else None,
-        service_time=row[roles.time] if roles.time and line_level else None,
-        amount_at_stake=m.money(stake if stake is not None else 0),
-        source=rule.source,
-        location=rule.location,
-        details=tuple(details),
+        day=line.day,
+        time=row[roles.time] if roles.time else None,
+        stake=compiled.stake(line),
+        severity=compiled.severity(line),
+        placeholders={name: fn(line) for name, fn in compiled.placeholders.items()},
+        lets=[fn(line) for _, fn in compiled.lets],
+        figures=figures,
+        table_rows=[(table, list(rows(line))) for table, rows in compiled.reported],
+        group_level=group_level,
     )
 
 

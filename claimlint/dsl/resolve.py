@@ -1077,8 +1077,15 @@ class _Resolver:
                     f"« {op} » entre {left.type.french} et {right.type.french}", node.pos, hint
                 )
             type_ = numeric_result(left.type, right.type)
-            if op == "/" and type_ is Type.INTEGER:
-                type_ = Type.DECIMAL
+            if op == "/":
+                if not _exact_divisor(right):
+                    self.fail(
+                        "on ne divise que par une constante dont l'inverse est un décimal exact",
+                        node.right.pos,
+                        "ex. / 100, / 4, / 20 : les montants restent exacts (jamais de flottant)",
+                    )
+                if type_ is Type.INTEGER:
+                    type_ = Type.DECIMAL
             return m.Arith(op, left, right, type_)
         if not comparable(left.type, right.type):
             self.fail(
@@ -1153,6 +1160,11 @@ class _Resolver:
         cond = self._try_condition(node.condition, env)
         if cond is None:
             raise _Failed
+        if any(isinstance(n, m.ClaimAny) for n in m.walk(cond)):
+            self.fail(
+                "« claim has » imbriqué : la condition porte déjà sur les lignes de la facture",
+                node.pos,
+            )
         return m.ClaimAny(cond)
 
     # -- examples
@@ -1305,6 +1317,18 @@ def _hit_policy(text: str) -> m.Hit:
     policy = m.HitPolicy(code[0])
     aggregator = m.AGGREGATORS[code[1]] if len(code) > 1 else None
     return m.Hit(policy, aggregator)
+
+
+def _exact_divisor(expr: m.Expr) -> bool:
+    """A non-zero constant whose inverse is a finite decimal (only 2 and 5 divide it)."""
+    if not isinstance(expr, m.Const) or not expr.type.is_numeric or expr.value == 0:
+        return False
+    numerator, _ = Decimal(expr.value).as_integer_ratio()
+    numerator = abs(numerator)
+    for prime in (2, 5):
+        while numerator % prime == 0:
+            numerator //= prime
+    return numerator == 1
 
 
 def _diagnostic_order(d: Diagnostic) -> tuple:

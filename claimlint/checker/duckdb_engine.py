@@ -1,0 +1,372 @@
+"""The columnar engine: the rule model compiled to SQL (checker/sql.py) and run by DuckDB.
+
+Lines are loaded once into a base relation (input columns, reference columns with their
+defaults, the line's date, its chronological rank, one column per `claim has` condition);
+each rule is then one query over it. Flagged lines come back with the values their record
+needs and go through the same `make_violation` as the interpreter's, so both engines write
+the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from claimlint.checker import calendar, sql, tables
+from claimlint.checker.readers import Batch
+from claimlint.checker.sql import CHRONO, DAY, ExprCompiler, TableCompiler, col, literal
+from claimlint.checker.violations import Violation, make_violation, ordered
+from claimlint.dsl import model as m
+from claimlint.dsl.schema import Role, Schema
+from claimlint.dsl.types import Type
+
+INPUT = "claimlint_input"
+BASE = "claimlint_base"
+DIALECT = "duckdb"
+
+ARROW_TYPES = {
+    Type.TEXT: pa.string(),
+    Type.INTEGER: pa.int64(),
+    Type.DECIMAL: pa.decimal128(38, 10),
+    Type.MONEY: pa.decimal128(18, 2),
+    Type.DATE: pa.date32(),
+    Type.TIME: pa.time64("us"),
+    Type.BOOLEAN: pa.bool_(),
+}
+
+CALENDAR_FUNCTIONS = {"is_public_holiday", "working_days_between", "is_out_of_hours"}
+
+
+def arrow_table(schema: Schema, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
+    arrow_schema = pa.schema([(f.name, ARROW_TYPES[f.type]) for f in schema.fields])
+    columns = {f.name: [] for f in schema.fields}
+    for row in rows:
+        for name, values in columns.items():
+            values.append(row[name])
+    return pa.table(columns, schema=arrow_schema)
+
+
+def _run(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> list[tuple]:
+    return con.execute(query.sql(dialect=DIALECT)).fetchall()
+
+
+class DuckDBEngine:
+    """One check of one batch: load, build the base relation, run each rule's query."""
+
+    def __init__(
+        self,
+        rulebook: m.Rulebook,
+        con: duckdb.DuckDBPyConnection | None = None,
+    ):
+        self.rulebook = rulebook
+        self.con = con or duckdb.connect()
+        self.roles = {role: sql.role_column(rulebook.input, role) for role in Role}
+        self.claim_flags = {c: f"_claim_{i}" for i, c in enumerate(sql.claim_conditions(rulebook))}
+        self.exprs = ExprCompiler(rulebook, self.claim_flags)
+
+    # -- loading
+    def load_batch(self, batch: Batch, references: Mapping[str, Batch]) -> None:
+        self.con.register(INPUT, arrow_table(self.rulebook.input, batch.rows))
+        for ref in self.rulebook.references:
+            ref_batch = references.get(ref.name)
+            rows = ref_batch.rows if ref_batch is not None else ()
+            self.con.register(_ref_table(ref.name), arrow_table(ref.schema, rows))
+        if self._uses_calendar():
+            self._load_calendar()
+        self.con.execute(self._base().sql(dialect=DIALECT))
+
+    def _uses_calendar(self) -> bool:
+        exprs = [e for r in self.rulebook.rules for e in r.expressions()]
+        exprs += [d.expr for d in self.rulebook.defines.values()]
+        return any(
+            isinstance(n, m.Call) and n.function in CALENDAR_FUNCTIONS
+            for e in exprs
+            for n in m.walk(e)
+        )
+
+    def _load_calendar(self) -> None:
+        """One row per day over the years of the batch's dates (and a margin)."""
+        date_columns = [f.name for f in self.rulebook.input.fields if f.type is Type.DATE]
+        bounds = exp.select(
+            *(exp.func("min", col(c)) for c in date_columns),
+            *(exp.func("max", col(c)) for c in date_columns),
+        ).from_(INPUT)
+        found = [d for d in _run(self.con, bounds)[0] if d is not None]
+        first = min((d.year for d in found), default=dt.date.today().year) - 1
+        last = max((d.year for d in found), default=dt.date.today().year) + 1
+        days, holiday, bridge, working = [], [], [], []
+        count = 0
+        day = dt.date(max(first, 1), 1, 1)
+        end = dt.date(min(last, 9999), 12, 31)
+        while day <= end:
+            count += calendar.is_working_day(day)
+            days.append(day)
+            holiday.append(calendar.is_public_holiday(day))
+            bridge.append(calendar.is_bridge_day(day))
+            working.append(count)
+            day += dt.timedelta(days=1)
+        table = pa.table(
+            {"d": days, "holiday": holiday, "bridge": bridge, "working_days": working},
+            schema=pa.schema(
+                [
+                    ("d", pa.date32()),
+                    ("holiday", pa.bool_()),
+                    ("bridge", pa.bool_()),
+                    ("working_days", pa.int64()),
+                ]
+            ),
+        )
+        self.con.register(sql.CALENDAR, table)
+
+    def _base(self) -> exp.Expression:
+        """CREATE TEMP TABLE base: lines joined to references, dated, ranked, claim flags."""
+        schema = self.rulebook.input
+        joined = exp.select(*(col(f.name, "i") for f in schema.fields)).from_(
+            exp.alias_(exp.to_table(INPUT), "i", quoted=True)
+        )
+        for n, ref in enumerate(self.rulebook.references):
+            alias = f"r{n}"
+            for f in ref.schema.fields:
+                value = (
+                    exp.Coalesce(this=col(f.name, alias), expressions=[literal(f.default, f.type)])
+                    if f.default is not None
+                    else col(f.name, alias)
+                )
+                joined = joined.select(
+                    exp.alias_(value, sql.ref_column(ref.name, f.name), quoted=True)
+                )
+            joined = joined.join(
+                exp.alias_(exp.to_table(_ref_table(ref.name)), alias, quoted=True),
+                on=exp.EQ(this=col(ref.join_field, "i"), expression=col(ref.key, alias)),
+                join_type="left",
+            )
+        joined = joined.select(exp.alias_(self._day_expr(), DAY, quoted=True))
+        order = [exp.Ordered(this=col(DAY), nulls_first=False)]
+        if self.roles[Role.TIME]:
+            order.append(exp.Ordered(this=col(self.roles[Role.TIME]), nulls_first=False))
+        if self.roles[Role.LINE]:
+            order.append(exp.Ordered(this=col(self.roles[Role.LINE]), nulls_first=False))
+        chrono = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=order))
+        outer = exp.select(exp.Star(), exp.alias_(chrono, CHRONO, quoted=True)).from_(
+            exp.alias_(exp.Subquery(this=joined), "j", quoted=True)
+        )
+        claim = self.roles[Role.CLAIM]
+        for condition, name in self.claim_flags.items():
+            flag = exp.Window(
+                this=exp.func("bool_or", self.exprs.condition(condition.condition)),
+                partition_by=[col(claim)],
+            )
+            outer = outer.select(exp.alias_(flag, name, quoted=True))
+        return exp.Create(
+            this=exp.to_table(BASE),
+            kind="TABLE",
+            expression=outer,
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        )
+
+    def _day_expr(self) -> exp.Expression:
+        if self.roles[Role.DATE]:
+            return col(self.roles[Role.DATE], "i")
+        if self.roles[Role.YEAR]:
+            year = col(self.roles[Role.YEAR], "i")
+            made = exp.func("make_date", year, exp.Literal.number(1), exp.Literal.number(1))
+            in_range = exp.and_(year >= exp.Literal.number(1), year <= exp.Literal.number(9999))
+            return exp.Case().when(in_range, made).else_(exp.cast(exp.null(), "DATE"))
+        return exp.cast(exp.null(), "DATE")
+
+    # -- rules
+    def _applies(self, rule: m.Rule) -> exp.Expression:
+        tests = [exp.Not(this=exp.Is(this=col(DAY), expression=exp.null()))]
+        if rule.period.start is not None:
+            tests.append(col(DAY) >= literal(rule.period.start))
+        if rule.period.end is not None:
+            tests.append(col(DAY) <= literal(rule.period.end))
+        if rule.condition is not None:
+            tests.append(self.exprs.condition(rule.condition))
+        tests += [exp.Not(this=self.exprs.condition(e.condition)) for e in rule.exceptions]
+        return exp.and_(*tests)
+
+    def _values(self, rule: m.Rule) -> list[exp.Expression]:
+        """What a record needs from its line, in a fixed order (see _record)."""
+        values: list[exp.Expression] = [
+            col(self.roles[r]) if self.roles[r] else exp.null()
+            for r in (Role.LINE, Role.CLAIM, Role.PROVIDER, Role.TIME)
+        ]
+        values += [col(DAY), self.exprs.compile(rule.stake)]
+        values.append(
+            self.exprs.condition(rule.severity_if[0]) if rule.severity_if else exp.false()
+        )
+        values += [self.exprs.compile(p.expr) for p in _placeholders(rule)]
+        values += [self.exprs.compile(e) for _, e in rule.lets]
+        values += [TableCompiler(self.exprs, c).rows() for c in rule.reported_calls()]
+        return values
+
+    def _record(
+        self, rule: m.Rule, row: tuple, figures: dict[str, Any], group: bool = False
+    ) -> Violation:
+        line_id, claim_id, provider_id, time, day, stake, severe, *rest = row
+        placeholders = _placeholders(rule)
+        named = dict(zip((p.name for p in placeholders), rest, strict=False))
+        rest = rest[len(placeholders) :]
+        lets = list(rest[: len(rule.lets)])
+        rows = rest[len(rule.lets) :]
+        calls = rule.reported_calls()
+        return make_violation(
+            rule,
+            line_id=line_id,
+            claim_id=claim_id,
+            provider_id=provider_id,
+            day=day,
+            time=time,
+            stake=stake,
+            severity=rule.severity_if[1] if rule.severity_if and severe else rule.severity,
+            placeholders=named,
+            lets=lets,
+            figures=figures,
+            table_rows=[(c.table, list(r)) for c, r in zip(calls, rows, strict=True)],
+            group_level=group,
+        )
+
+    def _check_conflicts(self, rule: m.Rule) -> None:
+        """A broken U or A table is an error on the first line (chronologically) it breaks."""
+        for call in rule.table_calls():
+            table = self.rulebook.tables[call.table]
+            if table.hit.policy not in (m.HitPolicy.UNIQUE, m.HitPolicy.ANY):
+                continue
+            compiled = TableCompiler(self.exprs, call)
+            query = (
+                exp.select(*compiled.args)
+                .from_(BASE)
+                .where(compiled.conflict())
+                .order_by(col(CHRONO))
+                .limit(1)
+            )
+            found = _run(self.con, query)
+            if found:
+                tables.evaluate(table, list(found[0]))  # raises the interpreter's own error
+
+    def run_rule(self, rule: m.Rule) -> list[Violation]:
+        self._check_conflicts(rule)
+        if rule.aggregate is None:
+            query = exp.select(*self._values(rule)).from_(BASE).where(self._applies(rule))
+            return [self._record(rule, row, {}) for row in _run(self.con, query)]
+        return self._run_aggregate(rule)
+
+    def _run_aggregate(self, rule: m.Rule) -> list[Violation]:
+        agg = rule.aggregate
+        assert agg is not None
+        keys = [f"_k{i}" for i in range(len(agg.keys))]
+        counted = self.exprs.condition(agg.counted) if agg.counted else exp.true()
+        cap = self.exprs.compile(agg.cap) if agg.cap else exp.null()
+        pop = (
+            exp.select(
+                exp.Star(),
+                *(
+                    exp.alias_(self.exprs.compile(k), name, quoted=True)
+                    for k, name in zip(agg.keys, keys, strict=True)
+                ),
+                exp.alias_(counted, "_counted", quoted=True),
+                exp.alias_(cap, "_cap_line", quoted=True),
+            )
+            .from_(BASE)
+            .where(self._applies(rule))
+        )
+        group = [col(k) for k in keys]
+
+        def window(
+            fn: exp.Expression, order: bool = False, extra: list | None = None
+        ) -> exp.Window:
+            return exp.Window(
+                this=fn,
+                partition_by=[g.copy() for g in group] + (extra or []),
+                order=exp.Order(expressions=[exp.Ordered(this=col(CHRONO))]) if order else None,
+            )
+
+        counted_int = (
+            exp.Case().when(col("_counted"), exp.Literal.number(1)).else_(exp.Literal.number(0))
+        )
+        ranked = exp.select(
+            exp.Star(),
+            exp.alias_(window(exp.Count(this=exp.Star())), "_total", quoted=True),
+            exp.alias_(window(exp.Sum(this=counted_int)), "_count", quoted=True),
+            exp.alias_(window(exp.Min(this=col(CHRONO))), "_first", quoted=True),
+            exp.alias_(
+                window(exp.RowNumber(), order=True, extra=[col("_counted")]), "_rank", quoted=True
+            ),
+        ).from_(exp.alias_(exp.Subquery(this=pop), "p", quoted=True))
+        first_cap = exp.Case().when(
+            exp.EQ(this=col(CHRONO), expression=col("_first")), col("_cap_line")
+        )
+        capped = exp.select(
+            exp.Star(), exp.alias_(window(exp.Max(this=first_cap)), "_cap", quoted=True)
+        ).from_(exp.alias_(exp.Subquery(this=ranked), "r", quoted=True))
+        if agg.cap is None:
+            flagged = exp.EQ(this=col("_rank"), expression=exp.Literal.number(1))
+        else:
+            limit = col("_cap")
+            if agg.percent:
+                limit = exp.Mul(
+                    this=exp.Mul(this=col("_cap"), expression=col("_total")),
+                    expression=literal(Decimal("0.01")),
+                )
+            flagged = exp.and_(
+                exp.Not(this=exp.Is(this=col("_cap"), expression=exp.null())),
+                exp.GT(this=col("_rank"), expression=exp.func("floor", limit)),
+            )
+        period = [col(keys[agg.period_key])] if agg.period_key is not None else []
+        query = (
+            exp.select(
+                *self._values(rule),
+                col("_count"),
+                col("_total"),
+                col("_cap"),
+                col("_rank"),
+                *period,
+            )
+            .from_(exp.alias_(exp.Subquery(this=capped), "c", quoted=True))
+            .where(exp.and_(col("_counted"), flagged))
+        )
+        found = []
+        for row in _run(self.con, query):
+            head, tail = row[: -4 - len(period)], row[-4 - len(period) :]
+            count, total, cap, rank = tail[:4]
+            figures: dict[str, Any] = {"count": count, "total": total}
+            if agg.cap is not None:
+                allowed = math.floor(Decimal(cap) * total / 100) if agg.percent else math.floor(cap)
+                figures.update(cap=cap, allowed=allowed, excess=count - allowed, rank=rank)
+            if period:
+                figures["period"] = str(tail[4])
+            found.append(self._record(rule, head, figures, group=agg.cap is None))
+        return found
+
+
+def _placeholders(rule: m.Rule) -> list[m.Placeholder]:
+    return [p for p in rule.message.parts if isinstance(p, m.Placeholder) and p.expr is not None]
+
+
+def _ref_table(name: str) -> str:
+    return f"claimlint_ref_{name}"
+
+
+def check(
+    rulebook: m.Rulebook,
+    batch: Batch,
+    references: Mapping[str, Batch] | None = None,
+    only: Iterable[str] | None = None,
+) -> list[Violation]:
+    """Every violation of the rulebook's rules (or of `only` those), as the interpreter's."""
+    engine = DuckDBEngine(rulebook)
+    engine.load_batch(batch, references or {})
+    wanted = set(only) if only is not None else None
+    found: list[Violation] = []
+    for rule in rulebook.rules:
+        if wanted is None or rule.id in wanted:
+            found.extend(engine.run_rule(rule))
+    return ordered(found)

@@ -1,0 +1,490 @@
+"""The checked rule model compiled to SQL, as sqlglot expressions (never strings).
+
+One compiler serves every SQL engine: DuckDB today, Spark SQL through sqlglot's dialects.
+The SQL mirrors the interpreter's semantics exactly:
+
+- a missing value makes arithmetic missing and comparisons false (`COALESCE(cmp, FALSE)`);
+- a missing boolean counts as false; `x not in S` is true when x is missing;
+- `claim has (c)` is a window `BOOL_OR(c) OVER (PARTITION BY claim)` computed once per line;
+- decision tables become CASE expressions built from their rows (U, A and F take the first
+  match, P the first in priority order, C+ C< C> C# aggregate the matches);
+- calendar functions read a calendar table (one row per day: holiday, bridge day, running
+  count of working days) computed by checker/calendar.py, the same code the interpreter uses.
+
+Rulebook values reach SQL only as sqlglot literals; column names only as quoted identifiers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlglot import exp
+
+from claimlint.dsl import model as m
+from claimlint.dsl.schema import Role, Schema
+from claimlint.dsl.types import Type
+
+SQL_TYPES = {
+    Type.TEXT: "VARCHAR",
+    Type.INTEGER: "BIGINT",
+    Type.DECIMAL: "DECIMAL(18, 6)",
+    Type.MONEY: "DECIMAL(18, 2)",
+    Type.DATE: "DATE",
+    Type.TIME: "TIME",
+    Type.BOOLEAN: "BOOLEAN",
+}
+
+CALENDAR = "claimlint_calendar"
+DAY = "_day"
+CHRONO = "_chrono"
+FALSE = exp.false()
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+def ref_column(reference: str, field: str) -> str:
+    """The column of the base relation holding a reference field: "provider.zone"."""
+    return f"{reference}.{field}"
+
+
+def sql_type(type_: Type) -> exp.DataType:
+    return exp.DataType.build(SQL_TYPES[type_])
+
+
+def literal(value: Any, type_: Type | None = None) -> exp.Expression:
+    """A rulebook or input value as a typed SQL literal."""
+    if value is None:
+        return exp.null() if type_ is None else exp.cast(exp.null(), sql_type(type_))
+    if isinstance(value, bool):
+        return exp.true() if value else exp.false()
+    if isinstance(value, int):
+        lit = exp.Literal.number(value)
+        return lit if type_ in (None, Type.INTEGER) else exp.cast(lit, sql_type(type_))
+    if isinstance(value, Decimal):
+        text = f"{value:f}"
+        places = max(0, -value.as_tuple().exponent)
+        digits = max(1, len(text.replace("-", "").replace(".", "")))
+        wanted = exp.DataType.build(f"DECIMAL({max(digits, places + 1)}, {places})")
+        return exp.cast(exp.Literal.string(text), wanted)
+    if isinstance(value, dt.date):
+        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("DATE"))
+    if isinstance(value, dt.time):
+        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("TIME"))
+    return exp.Literal.string(str(value))
+
+
+def truth(e: exp.Expression) -> exp.Expression:
+    """A condition where missing counts as false."""
+    return exp.Coalesce(this=e, expressions=[FALSE])
+
+
+def _exact_reciprocal(value: Decimal | int) -> Decimal:
+    """1/value as an exact decimal (the resolver only allows such divisors)."""
+    return Decimal(1) / Decimal(value)
+
+
+class ExprCompiler:
+    """Model expressions -> sqlglot expressions over the base relation's columns."""
+
+    def __init__(self, rulebook: m.Rulebook, claim_flags: dict[m.Expr, str] | None = None):
+        self.rulebook = rulebook
+        self.claim_flags = claim_flags if claim_flags is not None else {}
+
+    def compile(self, e: m.Expr) -> exp.Expression:
+        return getattr(self, "_" + type(e).__name__)(e)
+
+    def condition(self, e: m.Expr) -> exp.Expression:
+        return truth(self.compile(e))
+
+    def _Const(self, e: m.Const) -> exp.Expression:
+        return literal(e.value, e.type)
+
+    def _FieldRef(self, e: m.FieldRef) -> exp.Expression:
+        return col(e.name if e.table is None else ref_column(e.table, e.name))
+
+    def _ParamRef(self, e: m.ParamRef) -> exp.Expression:
+        param = self.rulebook.parameters[e.name]
+        case = exp.Case()
+        day = col(DAY)
+        for value in param.values:
+            tests = [day.is_(exp.null()).not_()]
+            if value.period.start is not None:
+                tests.append(day >= literal(value.period.start))
+            if value.period.end is not None:
+                tests.append(day <= literal(value.period.end))
+            case = case.when(exp.and_(*tests), literal(value.value, param.type))
+        return case.else_(literal(None, param.type))
+
+    def _Arith(self, e: m.Arith) -> exp.Expression:
+        left = self.compile(e.left)
+        if e.op == "/":
+            assert isinstance(e.right, m.Const), "the resolver only allows constant divisors"
+            return exp.Paren(
+                this=exp.Mul(this=left, expression=literal(_exact_reciprocal(e.right.value)))
+            )
+        right = self.compile(e.right)
+        node = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[e.op]
+        return exp.Paren(this=node(this=left, expression=right))
+
+    def _Negate(self, e: m.Negate) -> exp.Expression:
+        return exp.Neg(this=exp.Paren(this=self.compile(e.operand)))
+
+    def _Compare(self, e: m.Compare) -> exp.Expression:
+        node = {
+            "=": exp.EQ,
+            "!=": exp.NEQ,
+            "<": exp.LT,
+            "<=": exp.LTE,
+            ">": exp.GT,
+            ">=": exp.GTE,
+        }[e.op]
+        return truth(node(this=self.compile(e.left), expression=self.compile(e.right)))
+
+    def _Logic(self, e: m.Logic) -> exp.Expression:
+        items = [self.condition(i) for i in e.items]
+        return exp.Paren(this=(exp.and_ if e.op == "and" else exp.or_)(*items))
+
+    def _Not(self, e: m.Not) -> exp.Expression:
+        return exp.Not(this=self.condition(e.operand))
+
+    def _InSet(self, e: m.InSet) -> exp.Expression:
+        operand = self.compile(e.operand)
+        values = sorted(e.values, key=lambda v: (str(type(v)), v))
+        member = truth(exp.In(this=operand, expressions=[literal(v) for v in values]))
+        return exp.Not(this=member) if e.negated else member
+
+    def _IsPresent(self, e: m.IsPresent) -> exp.Expression:
+        test = exp.Is(this=self.compile(e.operand), expression=exp.null())
+        return exp.Not(this=test) if e.present else test
+
+    def _Match(self, e: m.Match) -> exp.Expression:
+        match = exp.RegexpFullMatch(
+            this=self.compile(e.operand), expression=exp.Literal.string(e.pattern)
+        )
+        return truth(match)
+
+    def _Cond(self, e: m.Cond) -> exp.Expression:
+        return (
+            exp.Case()
+            .when(self.condition(e.condition), self.compile(e.then))
+            .else_(self.compile(e.otherwise))
+        )
+
+    def _ClaimAny(self, e: m.ClaimAny) -> exp.Expression:
+        return col(self.claim_flags[e])
+
+    def _TableCall(self, e: m.TableCall) -> exp.Expression:
+        return TableCompiler(self, e).value()
+
+    def _Call(self, e: m.Call) -> exp.Expression:
+        args = [self.compile(a) for a in e.args]
+        if e.function == "coalesce":
+            return exp.Coalesce(this=args[0], expressions=args[1:])
+        value = getattr(self, "_fn_" + e.function)(*args)
+        # Every function but coalesce is missing when an argument is missing.
+        missing = exp.or_(*(exp.Is(this=a.copy(), expression=exp.null()) for a in args))
+        return exp.Case().when(missing, literal(None, e.type)).else_(value)
+
+    # -- functions (signatures in dsl/functions.py, Python twins in checker/functions.py)
+    def _fn_iso_week(self, d):
+        return exp.Anonymous(this="strftime", expressions=[d, exp.Literal.string("%G-W%V")])
+
+    def _fn_month(self, d):
+        return exp.Anonymous(this="strftime", expressions=[d, exp.Literal.string("%Y-%m")])
+
+    def _fn_year(self, d):
+        return exp.Year(this=d)
+
+    def _fn_end_of_year(self, y):
+        in_range = exp.and_(y >= exp.Literal.number(1), y <= exp.Literal.number(9999))
+        made = exp.Anonymous(
+            this="make_date", expressions=[y.copy(), exp.Literal.number(12), exp.Literal.number(31)]
+        )
+        return exp.Case().when(in_range, made).else_(exp.cast(exp.null(), "DATE"))
+
+    def _fn_weekday(self, d):
+        return exp.Anonymous(this="isodow", expressions=[d])
+
+    def _fn_days_between(self, a, b):
+        return exp.Anonymous(this="date_diff", expressions=[exp.Literal.string("day"), a, b])
+
+    def _fn_minutes_between(self, d1, t1, d2, t2):
+        return exp.Anonymous(
+            this="date_diff",
+            expressions=[
+                exp.Literal.string("minute"),
+                exp.Add(this=d1, expression=t1),
+                exp.Add(this=d2, expression=t2),
+            ],
+        )
+
+    def _fn_age(self, birth, on):
+        """Completed years; a 29 February birthday falls on 1 March in other years."""
+
+        def month_day(d):
+            return exp.Add(
+                this=exp.Mul(this=exp.Month(this=d.copy()), expression=exp.Literal.number(100)),
+                expression=exp.Day(this=d.copy()),
+            )
+
+        year = exp.Year(this=on.copy())
+
+        def divisible(n: int) -> exp.Expression:
+            return exp.EQ(
+                this=exp.Mod(this=year.copy(), expression=exp.Literal.number(n)),
+                expression=exp.Literal.number(0),
+            )
+
+        leap = exp.and_(divisible(4), exp.or_(exp.Not(this=divisible(100)), divisible(400)))
+        birthday = (
+            exp.Case()
+            .when(
+                exp.and_(
+                    exp.EQ(this=month_day(birth), expression=exp.Literal.number(229)),
+                    exp.Not(this=leap),
+                ),
+                exp.Literal.number(301),
+            )
+            .else_(month_day(birth))
+        )
+        years = exp.Sub(this=exp.Year(this=on.copy()), expression=exp.Year(this=birth.copy()))
+        before = (
+            exp.Case()
+            .when(exp.LT(this=month_day(on), expression=birthday), exp.Literal.number(1))
+            .else_(exp.Literal.number(0))
+        )
+        return (
+            exp.Case()
+            .when(exp.LT(this=on.copy(), expression=birth.copy()), exp.cast(exp.null(), "BIGINT"))
+            .else_(exp.Sub(this=years, expression=before))
+        )
+
+    def _calendar(self, column: str, day: exp.Expression) -> exp.Expression:
+        query = (
+            exp.select(col(column, "cal"))
+            .from_(exp.alias_(exp.to_table(CALENDAR), "cal", quoted=True))
+            .where(exp.EQ(this=col("d", "cal"), expression=day))
+        )
+        return exp.Subquery(this=query)
+
+    def _fn_is_public_holiday(self, d):
+        return truth(self._calendar("holiday", d))
+
+    def _fn_working_days_between(self, a, b):
+        count = exp.Sub(
+            this=self._calendar("working_days", b.copy()),
+            expression=self._calendar("working_days", a.copy()),
+        )
+        return exp.Case().when(exp.LTE(this=b, expression=a), exp.Literal.number(0)).else_(count)
+
+    def _fn_is_out_of_hours(self, d, t, saturday, bridge):
+        def at(text):
+            return exp.cast(exp.Literal.string(text), "TIME")
+
+        dow = exp.Anonymous(this="isodow", expressions=[d.copy()])
+        return exp.or_(
+            t.copy() >= at("20:00:00"),
+            t.copy() < at("08:00:00"),
+            exp.EQ(this=dow.copy(), expression=exp.Literal.number(7)),
+            truth(self._calendar("holiday", d.copy())),
+            exp.and_(
+                truth(saturday),
+                exp.EQ(this=dow.copy(), expression=exp.Literal.number(6)),
+                t.copy() >= at("14:00:00"),
+            ),
+            exp.and_(truth(bridge), truth(self._calendar("bridge", d.copy()))),
+        )
+
+    def _fn_has_word(self, text, word):
+        words = exp.Anonymous(
+            this="regexp_split_to_array",
+            expressions=[exp.Trim(this=text), exp.Literal.string(r"\s+")],
+        )
+        return exp.Anonymous(this="list_contains", expressions=[words, word])
+
+    def _fn_min(self, *args):
+        return exp.Anonymous(this="least", expressions=list(args))
+
+    def _fn_max(self, *args):
+        return exp.Anonymous(this="greatest", expressions=list(args))
+
+
+class TableCompiler:
+    """A decision-table call as CASE expressions over its rows' tests."""
+
+    def __init__(self, compiler: ExprCompiler, call: m.TableCall):
+        self.table = compiler.rulebook.tables[call.table]
+        self.call = call
+        self.args = [compiler.compile(a) for a in call.args]
+
+    def _cell(
+        self, cell: m.CellTest, value: exp.Expression, column: m.TableColumn
+    ) -> exp.Expression:
+        if cell.kind == "any":
+            return exp.true()
+        tests = [self._test(t, value, column) for t in cell.tests]
+        found = exp.Paren(this=exp.or_(*tests)) if len(tests) > 1 else tests[0]
+        if cell.kind == "not":
+            return exp.and_(
+                exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())), exp.Not(this=found)
+            )
+        return found
+
+    def _test(self, t: m.Test, value: exp.Expression, column: m.TableColumn) -> exp.Expression:
+        v = value.copy()
+        if t.value is None:
+            return exp.Is(this=v, expression=exp.null())
+        if t.op == "range":
+            low = (exp.GTE if t.low_closed else exp.GT)(
+                this=v, expression=literal(t.value, column.type)
+            )
+            high = (exp.LTE if t.high_closed else exp.LT)(
+                this=v.copy(), expression=literal(t.high, column.type)
+            )
+            return truth(exp.and_(low, high))
+        node = {
+            "=": exp.EQ,
+            "!=": exp.NEQ,
+            "<": exp.LT,
+            "<=": exp.LTE,
+            ">": exp.GT,
+            ">=": exp.GTE,
+        }[t.op]
+        return truth(node(this=v, expression=literal(t.value, column.type)))
+
+    def row_match(self, row: m.TableRow) -> exp.Expression:
+        tests = [
+            self._cell(cell, arg, column)
+            for cell, arg, column in zip(row.tests, self.args, self.table.inputs, strict=True)
+        ]
+        tests = [t for t in tests if not (isinstance(t, exp.Boolean) and t.this)]
+        return exp.Paren(this=exp.and_(*tests)) if tests else exp.true()
+
+    def _ordered_rows(self) -> list[m.TableRow]:
+        """Rows in the order a single hit picks them: priority order for P, else row order."""
+        rows = list(self.table.rows)
+        if self.table.hit.policy is m.HitPolicy.PRIORITY:
+            from claimlint.checker.tables import _priority  # the evaluator's own ordering
+
+            rows.sort(key=lambda r: (_priority(self.table, r), r.number))
+        return rows
+
+    def _output_index(self) -> int:
+        return [c.name for c in self.table.outputs].index(self.call.output)
+
+    def value(self) -> exp.Expression:
+        table, index = self.table, self._output_index()
+        out_type = table.outputs[index].type
+        aggregator = table.hit.aggregator
+        if aggregator is None:  # single hit: first match in pick order, else the default
+            case = exp.Case()
+            for row in self._ordered_rows():
+                case = case.when(self.row_match(row), literal(row.outputs[index], out_type))
+            return case.else_(literal(table.outputs[index].default, out_type))
+        if aggregator == "count":
+            terms = [
+                exp.Case()
+                .when(self.row_match(r), exp.Literal.number(1))
+                .else_(exp.Literal.number(0))
+                for r in table.rows
+            ]
+            return _sum(terms) if terms else exp.Literal.number(0)
+        values = [
+            exp.Case()
+            .when(self.row_match(r), literal(r.outputs[index], out_type))
+            .else_(literal(None, out_type))
+            for r in table.rows
+            if r.outputs[index] is not None
+        ]
+        if not values:
+            return literal(None, out_type)
+        if aggregator == "sum":
+            return exp.Anonymous(this="list_sum", expressions=[exp.Array(expressions=values)])
+        fn = "list_min" if aggregator == "min" else "list_max"
+        return exp.Anonymous(this=fn, expressions=[exp.Array(expressions=values)])
+
+    def rows(self) -> exp.Expression:
+        """The matched rows as the interpreter reports them: a list of DMN row numbers."""
+        hit = self.table.hit
+        if hit.single and hit.aggregator is None:
+            case = exp.Case()
+            for row in self._ordered_rows():
+                case = case.when(
+                    self.row_match(row), exp.Array(expressions=[exp.Literal.number(row.number)])
+                )
+            return case.else_(exp.cast(exp.Array(expressions=[]), "BIGINT[]"))
+        rows = list(self.table.rows)
+        if hit.policy is m.HitPolicy.OUTPUT_ORDER:
+            rows = self._ordered_rows_by_priority()
+        numbers = [
+            exp.Case()
+            .when(self.row_match(r), exp.Literal.number(r.number))
+            .else_(exp.cast(exp.null(), "BIGINT"))
+            for r in rows
+        ]
+        return exp.Anonymous(
+            this="list_filter",
+            expressions=[
+                exp.Array(expressions=numbers),
+                exp.Lambda(
+                    this=exp.Not(this=exp.Is(this=exp.to_identifier("x"), expression=exp.null())),
+                    expressions=[exp.to_identifier("x")],
+                ),
+            ],
+        )
+
+    def _ordered_rows_by_priority(self) -> list[m.TableRow]:
+        from claimlint.checker.tables import _priority
+
+        return sorted(self.table.rows, key=lambda r: (_priority(self.table, r), r.number))
+
+    def conflict(self) -> exp.Expression:
+        """True on a line where a U table matches several rows, or an A table differing ones."""
+        matches = [
+            exp.Case().when(self.row_match(r), exp.Literal.number(1)).else_(exp.Literal.number(0))
+            for r in self.table.rows
+        ]
+        if self.table.hit.policy is m.HitPolicy.UNIQUE:
+            return exp.GT(this=_sum(matches), expression=exp.Literal.number(1))
+        # ANY: several distinct output tuples among the matches
+        by_outputs: dict[tuple, list[m.TableRow]] = {}
+        for r in self.table.rows:
+            by_outputs.setdefault(r.outputs, []).append(r)
+        groups = [
+            exp.Case()
+            .when(exp.or_(*(self.row_match(r) for r in rows)), exp.Literal.number(1))
+            .else_(exp.Literal.number(0))
+            for rows in by_outputs.values()
+        ]
+        return exp.GT(this=_sum(groups), expression=exp.Literal.number(1))
+
+
+def _sum(terms: list[exp.Expression]) -> exp.Expression:
+    total = terms[0]
+    for t in terms[1:]:
+        total = exp.Add(this=total, expression=t)
+    return exp.Paren(this=total)
+
+
+def claim_conditions(rulebook: m.Rulebook) -> list[m.ClaimAny]:
+    """Every distinct `claim has` of the rulebook: each becomes one window column."""
+    found: list[m.ClaimAny] = []
+    for rule in rulebook.rules:
+        for expr in rule.expressions():
+            for node in m.walk(expr):
+                if isinstance(node, m.ClaimAny) and node not in found:
+                    found.append(node)
+    for define in rulebook.defines.values():
+        for node in m.walk(define.expr):
+            if isinstance(node, m.ClaimAny) and node not in found:
+                found.append(node)
+    return found
+
+
+def role_column(schema: Schema, role: Role) -> str | None:
+    field = schema.by_role(role)
+    return field.name if field else None
