@@ -15,12 +15,13 @@ from typing import Any
 import click
 
 from claimlint import __version__
-from claimlint.checker.examples import run_all
+from claimlint.checker.examples import coverage, run_all
 from claimlint.checker.run import check_files
 from claimlint.dsl.loader import DEFAULT_RULEBOOK, load
 from claimlint.dsl.model import Severity
 from claimlint.errors import ClaimlintError
 from claimlint.report.records import write_json, write_jsonl
+from claimlint.report.rulebook import write_coverage, write_rules
 from claimlint.report.text import write_text
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_ERROR = 0, 1, 2
@@ -92,22 +93,48 @@ def check(
 @click.argument("rulebook_spec", metavar="RULEBOOK", default=DEFAULT_RULEBOOK)
 @_user_errors
 def lint(rulebook_spec: str) -> None:
-    """Vérifie un recueil : syntaxe, noms, types, dates, exemples."""
+    """Vérifie un recueil : syntaxe, noms, types, dates, exemples, tables de décision."""
+    from claimlint.dsl.analysis import analyse_rulebook, describe
+
     rulebook = load(rulebook_spec)
     run_all(rulebook)  # reading every example's cells checks their values against the schema
-    click.echo(
-        f"{rulebook.name} : aucun problème "
-        f"({len(rulebook.rules)} règles, {len(rulebook.examples)} exemples)."
+    findings = analyse_rulebook(rulebook)  # decision tables: gaps, overlaps, masked rows...
+    for finding in findings:
+        click.echo(describe(finding, rulebook.tables.get(finding.table)))
+
+    def count(n: int, word: str) -> str:
+        return f"{n} {word}{'s' if n > 1 else ''}"
+
+    sizes = (
+        f"{len(rulebook.rules)} règles, {count(len(rulebook.tables), 'table')}, "
+        f"{len(rulebook.examples)} exemples"
     )
+    if not findings:
+        click.echo(f"{rulebook.name} : aucun problème ({sizes}).")
+        sys.exit(EXIT_OK)
+    counts = {s: sum(f.severity is s for f in findings) for s in Severity}
+    click.echo(
+        f"{rulebook.name} : {count(len(findings), 'constat')} sur les tables de décision "
+        f"({count(counts[Severity.ERROR], 'erreur')}, "
+        f"{count(counts[Severity.WARNING], 'avertissement')}, "
+        f"{count(counts[Severity.INFO], 'information')}) ; {sizes}."
+    )
+    sys.exit(EXIT_ERROR if counts[Severity.ERROR] else EXIT_OK)
 
 
 @main.command()
 @click.argument("rulebook_spec", metavar="RULEBOOK", default=DEFAULT_RULEBOOK)
+@click.option(
+    "--coverage",
+    "with_coverage",
+    is_flag=True,
+    help="Indique les règles et les lignes de tables que les exemples exercent.",
+)
 @_user_errors
-def test(rulebook_spec: str) -> None:
+def test(rulebook_spec: str, with_coverage: bool) -> None:
     """Exécute les exemples du recueil et compare les violations attendues."""
     rulebook = load(rulebook_spec)
-    results = run_all(rulebook)
+    results, cov = coverage(rulebook)
     failed = 0
     for r in results:
         where = f"{r.example.position.file}:{r.example.position.line}"
@@ -117,5 +144,70 @@ def test(rulebook_spec: str) -> None:
             failed += 1
             click.echo(f"ÉCHEC   {where}  {r.example.title}")
             click.echo(r.explain())
+    if with_coverage:
+        write_coverage(cov, sys.stdout)
     click.echo(f"{len(results) - failed} passed, {failed} failed")
     sys.exit(EXIT_VIOLATIONS if failed else EXIT_OK)
+
+
+@main.command()
+@click.option(
+    "--rulebook",
+    "rulebook_spec",
+    default=DEFAULT_RULEBOOK,
+    show_default=True,
+    help="Recueil livré (par son nom) ou chemin d'un fichier ou dossier de règles.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@_user_errors
+def rules(rulebook_spec: str, fmt: str) -> None:
+    """Liste les règles : identifiant, titre, gravité, période d'application, source."""
+    write_rules(load(rulebook_spec), fmt, sys.stdout)
+
+
+@main.group()
+def dmn() -> None:
+    """Modèles DMN : import des tables de décision (S-FEEL) et cas du TCK DMN."""
+
+
+@dmn.command("import")
+@click.argument("model", metavar="MODEL.dmn", type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Écrit le recueil dans ce fichier .rules au lieu de l'afficher.",
+)
+@_user_errors
+def dmn_import(model: str, output: str | None) -> None:
+    """Traduit les tables de décision du modèle MODEL.dmn en texte de recueil."""
+    from pathlib import Path
+
+    from claimlint.dsl.dmn import import_dmn
+
+    imported = import_dmn(model)
+    if output is None:
+        click.echo(imported.text, nl=False)
+        return
+    try:
+        Path(output).write_text(imported.text, encoding="utf-8")
+    except OSError as err:
+        raise ClaimlintError(f"{output} : écriture impossible ({err.strerror})") from None
+    click.echo(f"{output} : {len(imported.tables)} table(s) importée(s) de {model}.", err=True)
+
+
+@dmn.command("test")
+@click.argument("model", metavar="MODEL.dmn", type=click.Path(dir_okay=False))
+@click.argument("cases", metavar="CASES.xml", type=click.Path(dir_okay=False))
+@_user_errors
+def dmn_test(model: str, cases: str) -> None:
+    """Exécute les cas d'un fichier de test du TCK DMN sur le recueil importé du modèle."""
+    from claimlint.checker.dmn_cases import describe, run_cases
+
+    run = run_cases(model, cases)
+    for result in run.results:
+        click.echo(describe(result))
+    click.echo(f"{run.passed} passed, {run.failed} failed")
+    sys.exit(EXIT_VIOLATIONS if run.failed else EXIT_OK)

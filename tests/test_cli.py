@@ -120,7 +120,7 @@ def test_check_sample_batch_exits_1_and_reports_the_four_headline_rules() -> Non
     last = result.stdout.rstrip("\n").splitlines()[-1]
     assert re.match(r"4 violations \(4 erreurs, 0 avertissement, 0 information\) ; ", last)
     assert "177,50 € en jeu" in last
-    assert "lignes : 72 lues, 72 vérifiées, 0 rejetée" in last
+    assert "lignes : 76 lues, 76 vérifiées, 0 rejetée" in last
 
 
 def test_check_json_has_summary_and_contract_records() -> None:
@@ -131,7 +131,7 @@ def test_check_json_has_summary_and_contract_records() -> None:
     assert list(document) == ["summary", "violations"]
     summary, violations = document["summary"], document["violations"]
     assert summary["violations"] == len(violations) == 4
-    assert summary["read"] == summary["checked"] == 72
+    assert summary["read"] == summary["checked"] == 76
     assert summary["rejected"] == 0
     assert summary["amount_at_stake"] == "177.50"
     assert sorted(v["rule"] for v in violations) == sorted(HEADLINE)
