@@ -16,7 +16,7 @@ import click
 
 from claimlint import __version__
 from claimlint.checker.examples import coverage, run_all
-from claimlint.checker.run import check_files
+from claimlint.checker.run import ENGINES, check_files
 from claimlint.dsl.loader import DEFAULT_RULEBOOK, load
 from claimlint.dsl.model import Severity
 from claimlint.errors import ClaimlintError
@@ -50,7 +50,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("claims", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("claims", nargs=-1, required=True)
 @click.option(
     "--providers", type=click.Path(dir_okay=False), help="Référentiel des médecins (CSV)."
 )
@@ -71,11 +71,30 @@ def main() -> None:
     show_default=True,
     help="Gravité à partir de laquelle le code de sortie vaut 1.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="auto",
+    show_default=True,
+    help="Moteur : l'interpréteur (python), le moteur en colonnes (duckdb), ou selon la "
+    "taille et le format de l'entrée (auto : duckdb pour Parquet ou au-delà de 8 Mo).",
+)
+@click.option(
+    "--memory-limit",
+    help="Mémoire que DuckDB peut employer avant d'écrire sur disque, ex. 3GB.",
+)
 @_user_errors
 def check(
-    claims: tuple[str, ...], providers: str | None, rulebook_spec: str, fmt: str, fail_on: str
+    claims: tuple[str, ...],
+    providers: str | None,
+    rulebook_spec: str,
+    fmt: str,
+    fail_on: str,
+    engine: str,
+    memory_limit: str | None,
 ) -> None:
-    """Contrôle des lignes de facturation CLAIMS (CSV) avec un recueil de règles."""
+    """Contrôle des lignes de facturation CLAIMS (fichiers CSV, Parquet ou JSON Lines,
+    dossiers, motifs) avec un recueil de règles."""
     rulebook = load(rulebook_spec)
     references = {}
     if providers:
@@ -84,7 +103,7 @@ def check(
                 f"le recueil {rulebook.name} ne lit pas de référentiel (--providers)"
             )
         references[rulebook.references[0].name] = providers
-    run = check_files(rulebook, claims, references)
+    run = check_files(rulebook, claims, references, engine=engine, memory_limit=memory_limit)
     WRITERS[fmt](run, sys.stdout)
     sys.exit(EXIT_VIOLATIONS if run.failed(Severity(fail_on)) else EXIT_OK)
 

@@ -20,7 +20,8 @@ import pyarrow as pa
 from sqlglot import exp
 
 from claimlint.checker import calendar, sql, tables
-from claimlint.checker.readers import Batch
+from claimlint.checker.columnar_input import load_parquet
+from claimlint.checker.readers import Batch, Rejection
 from claimlint.checker.sql import CHRONO, DAY, ExprCompiler, TableCompiler, col, literal
 from claimlint.checker.violations import Violation, make_violation, ordered
 from claimlint.dsl import model as m
@@ -73,7 +74,22 @@ class DuckDBEngine:
 
     # -- loading
     def load_batch(self, batch: Batch, references: Mapping[str, Batch]) -> None:
+        """Rows already read and validated in Python (CSV, JSON Lines, examples)."""
         self.con.register(INPUT, arrow_table(self.rulebook.input, batch.rows))
+        self._prepare(references)
+
+    def load_parquet(
+        self,
+        paths: list[str],
+        references: Mapping[str, Batch],
+        mapping: Mapping[str, str] | None = None,
+    ) -> tuple[int, list[Rejection]]:
+        """Parquet files read and validated inside DuckDB; returns rows read and rejections."""
+        read, rejected = load_parquet(self.con, paths, self.rulebook.input, INPUT, mapping)
+        self._prepare(references)
+        return read, rejected
+
+    def _prepare(self, references: Mapping[str, Batch]) -> None:
         for ref in self.rulebook.references:
             ref_batch = references.get(ref.name)
             rows = ref_batch.rows if ref_batch is not None else ()
@@ -183,14 +199,14 @@ class DuckDBEngine:
 
     # -- rules
     def _applies(self, rule: m.Rule) -> exp.Expression:
-        tests = [exp.Not(this=exp.Is(this=col(DAY), expression=exp.null()))]
+        tests = [exp.not_(exp.Is(this=col(DAY), expression=exp.null()))]
         if rule.period.start is not None:
             tests.append(col(DAY) >= literal(rule.period.start))
         if rule.period.end is not None:
             tests.append(col(DAY) <= literal(rule.period.end))
         if rule.condition is not None:
             tests.append(self.exprs.condition(rule.condition))
-        tests += [exp.Not(this=self.exprs.condition(e.condition)) for e in rule.exceptions]
+        tests += [exp.not_(self.exprs.condition(e.condition)) for e in rule.exceptions]
         return exp.and_(*tests)
 
     def _values(self, rule: m.Rule) -> list[exp.Expression]:
@@ -317,7 +333,7 @@ class DuckDBEngine:
                     expression=literal(Decimal("0.01")),
                 )
             flagged = exp.and_(
-                exp.Not(this=exp.Is(this=col("_cap"), expression=exp.null())),
+                exp.not_(exp.Is(this=col("_cap"), expression=exp.null())),
                 exp.GT(this=col("_rank"), expression=exp.func("floor", limit)),
             )
         period = [col(keys[agg.period_key])] if agg.period_key is not None else []
@@ -346,6 +362,14 @@ class DuckDBEngine:
             found.append(self._record(rule, head, figures, group=agg.cap is None))
         return found
 
+    def run_all(self, only: Iterable[str] | None = None) -> list[Violation]:
+        wanted = set(only) if only is not None else None
+        found: list[Violation] = []
+        for rule in self.rulebook.rules:
+            if wanted is None or rule.id in wanted:
+                found.extend(self.run_rule(rule))
+        return ordered(found)
+
 
 def _placeholders(rule: m.Rule) -> list[m.Placeholder]:
     return [p for p in rule.message.parts if isinstance(p, m.Placeholder) and p.expr is not None]
@@ -364,9 +388,4 @@ def check(
     """Every violation of the rulebook's rules (or of `only` those), as the interpreter's."""
     engine = DuckDBEngine(rulebook)
     engine.load_batch(batch, references or {})
-    wanted = set(only) if only is not None else None
-    found: list[Violation] = []
-    for rule in rulebook.rules:
-        if wanted is None or rule.id in wanted:
-            found.extend(engine.run_rule(rule))
-    return ordered(found)
+    return engine.run_all(only)

@@ -329,7 +329,6 @@ class _CompiledRule:
         return not any(truth(exc(line)) for exc in self.exceptions)
 
 
-
 def _violation(
     compiled: _CompiledRule,
     line: Line,

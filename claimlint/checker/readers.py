@@ -650,3 +650,84 @@ def _enumeration(convert: Callable[[str], Any], field: Field) -> Callable[[str],
         return value
 
     return normalise
+
+
+# --- JSON Lines ----------------------------------------------------------------------------
+
+
+def _json_text(value: Any) -> str:
+    """A JSON value as the text a CSV cell would hold, so one set of parsers reads both."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def read_jsonl(path: str | Path, schema: Schema, mapping: Mapping[str, str] | None = None) -> Batch:
+    """One JSON object per line; values are read with the CSV parsers (decimal point)."""
+    import json
+
+    name = str(path)
+    text = _decode(_read_bytes(path, name), name)
+    renames = dict(mapping or {})
+    fields = schema.fields
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    rejected: list[Rejection] = []
+    seen_columns: set[str] = set()
+    read = 0
+    for number, raw_line in enumerate(text.splitlines(), start=1):
+        if not raw_line.strip():
+            continue
+        read += 1
+        try:
+            record = json.loads(raw_line)
+        except json.JSONDecodeError as err:
+            reason = f"ligne illisible : JSON invalide ({err.msg}, colonne {err.colno})"
+            rejected.append(Rejection(name, number, None, None, reason, (("", raw_line),)))
+            continue
+        if not isinstance(record, dict):
+            reason = "ligne illisible : un objet JSON {…} est attendu"
+            rejected.append(Rejection(name, number, None, None, reason, (("", raw_line),)))
+            continue
+        record = {renames.get(k, k): v for k, v in record.items()}
+        seen_columns.update(record)
+        raw = tuple((k, _json_text(v)) for k, v in record.items())
+        row: dict[str, Any] = {}
+        for f in fields:
+            try:
+                row[f.name] = parse_value(_json_text(record.get(f.name)), f, decimal_comma=False)
+            except ValueError as err:
+                rejected.append(Rejection(name, number, f.name, None, str(err), raw))
+                break
+        else:
+            rows.append(row)
+            lines.append(number)
+    missing = [f.name for f in fields if f.required and f.name not in seen_columns]
+    if rows and missing:
+        raise InputError(
+            Diagnostic(
+                f"{name} : colonnes obligatoires absentes : {', '.join(missing)}", hint=MAPPING_HINT
+            )
+        )
+    line = schema.by_role(Role.LINE)
+    if line is not None:
+        where: dict[Any, list[int]] = {}
+        for row, number in zip(rows, lines, strict=True):
+            where.setdefault(row[line.name], []).append(number)
+        kept_rows, kept_lines = [], []
+        for row, number in zip(rows, lines, strict=True):
+            others = [n for n in where[row[line.name]] if n != number]
+            if others:
+                reason = (
+                    f"identifiant de ligne « {row[line.name]} » en double "
+                    f"(aussi ligne{'s' if len(others) > 1 else ''} {_french_list([str(n) for n in others])})"
+                )
+                rejected.append(Rejection(name, number, line.name, None, reason, ()))
+            else:
+                kept_rows.append(row)
+                kept_lines.append(number)
+        rows, lines = kept_rows, kept_lines
+    rejected.sort(key=lambda r: r.line)
+    return Batch(schema, name, tuple(rows), tuple(lines), tuple(rejected), read)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -10,7 +11,7 @@ from pathlib import Path
 import attrs
 
 from claimlint.checker import interpreter
-from claimlint.checker.readers import Batch, Rejection, read_csv
+from claimlint.checker.readers import Batch, Rejection, read_csv, read_jsonl
 from claimlint.checker.violations import Violation
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Role
@@ -112,27 +113,138 @@ def read_references(rulebook: m.Rulebook, files: Mapping[str, str | Path]) -> di
     return batches
 
 
+FORMATS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+ENGINES = ("auto", "python", "duckdb")
+# Above this much input, `auto` picks the columnar engine; below, the interpreter answers
+# sooner because it needs no SQL set-up (see BENCHMARKS.md).
+AUTO_DUCKDB_BYTES = 8 * 1024 * 1024
+
+
+def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
+    """Files, folders (every known input file inside, sorted) and glob patterns."""
+    found: list[Path] = []
+    for spec in inputs:
+        path = Path(spec)
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob("*") if p.suffix.lower() in FORMATS)
+            if not inside:
+                raise InputError(
+                    f"{spec} : aucun fichier CSV, Parquet ou JSON Lines dans ce dossier"
+                )
+            found += inside
+        elif any(c in str(spec) for c in "*?[") and not path.exists():
+            matches = sorted(Path(p) for p in glob.glob(str(spec), recursive=True))
+            if not matches:
+                raise InputError(f"{spec} : aucun fichier ne correspond à ce motif")
+            found += matches
+        else:
+            if not path.is_file():
+                raise InputError(f"{spec} : fichier introuvable")
+            found.append(path)
+    return found
+
+
+def input_format(paths: Sequence[Path]) -> str:
+    kinds = {FORMATS.get(p.suffix.lower(), "csv") for p in paths}
+    if len(kinds) > 1:
+        raise InputError(
+            "formats d'entrée mélangés (" + ", ".join(sorted(kinds)) + ") : "
+            "vérifiez un format à la fois"
+        )
+    return kinds.pop()
+
+
+def choose_engine(engine: str, fmt: str, paths: Sequence[Path]) -> str:
+    if engine != "auto":
+        return engine
+    if fmt == "parquet" or sum(p.stat().st_size for p in paths) > AUTO_DUCKDB_BYTES:
+        return "duckdb"
+    return "python"
+
+
+def connect(memory_limit: str | None = None):
+    """A DuckDB connection that spills to a private temporary folder beyond its memory limit."""
+    import tempfile
+
+    import duckdb
+
+    config = {"temp_directory": tempfile.mkdtemp(prefix="claimlint-")}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    try:
+        return duckdb.connect(config=config)
+    except duckdb.Error as err:
+        raise InputError(f"configuration DuckDB refusée : {err}") from None
+
+
+def _read_python(rulebook: m.Rulebook, paths: Sequence[Path], fmt: str, mapping, memory_limit):
+    if fmt == "csv":
+        return _merge([read_csv(p, rulebook.input, mapping) for p in paths])
+    if fmt == "jsonl":
+        return _merge([read_jsonl(p, rulebook.input, mapping) for p in paths])
+    from claimlint.checker.columnar_input import load_parquet
+
+    con = connect(memory_limit)
+    read, rejected = load_parquet(
+        con, [str(p) for p in paths], rulebook.input, "claimlint_rows", mapping
+    )
+    names = [f.name for f in rulebook.input.fields]
+    cursor = con.execute('SELECT * FROM "claimlint_rows"')
+    rows, lines = [], []
+    for record in cursor.fetchall():
+        rows.append(dict(zip(names, record[: len(names)], strict=True)))
+        lines.append(int(record[-1]))
+    return Batch(
+        rulebook.input, ", ".join(map(str, paths)), tuple(rows), tuple(lines), tuple(rejected), read
+    )
+
+
 def check_files(
     rulebook: m.Rulebook,
     inputs: Sequence[str | Path],
     references: Mapping[str, str | Path] | None = None,
     mapping: Mapping[str, str] | None = None,
+    engine: str = "auto",
+    memory_limit: str | None = None,
 ) -> CheckRun:
+    paths = expand_inputs(inputs)
     seen: set[Path] = set()
-    for path in inputs:
-        resolved = Path(path).resolve()
+    for path in paths:
+        resolved = path.resolve()
         if resolved in seen:
             raise InputError(
                 f"{path} : fichier donné deux fois ; ses lignes seraient comptées deux fois"
             )
         seen.add(resolved)
-    batch = _merge([read_csv(path, rulebook.input, mapping) for path in inputs])
+    fmt = input_format(paths)
+    chosen = choose_engine(engine, fmt, paths)
     refs = read_references(rulebook, references or {})
-    violations = interpreter.check(rulebook, batch, refs)
+    if chosen == "duckdb":
+        from claimlint.checker.duckdb_engine import DuckDBEngine
+
+        con = connect(memory_limit)
+        engine_ = DuckDBEngine(rulebook, con)
+        if fmt == "parquet":
+            read, rejected = engine_.load_parquet([str(p) for p in paths], refs, mapping)
+        else:
+            batch = _read_python(rulebook, paths, fmt, mapping, memory_limit)
+            engine_.load_batch(batch, refs)
+            read, rejected = batch.read, list(batch.rejected)
+        violations = engine_.run_all()
+    else:
+        batch = _read_python(rulebook, paths, fmt, mapping, memory_limit)
+        read, rejected = batch.read, list(batch.rejected)
+        violations = interpreter.check(rulebook, batch, refs)
     return CheckRun(
         rulebook=rulebook,
         inputs=tuple(str(p) for p in inputs),
-        read=batch.read,
-        rejected=batch.rejected,
+        read=read,
+        rejected=tuple(sorted(rejected, key=lambda r: (r.file, r.line))),
         violations=tuple(violations),
     )

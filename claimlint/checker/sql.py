@@ -149,17 +149,17 @@ class ExprCompiler:
         return exp.Paren(this=(exp.and_ if e.op == "and" else exp.or_)(*items))
 
     def _Not(self, e: m.Not) -> exp.Expression:
-        return exp.Not(this=self.condition(e.operand))
+        return exp.not_(self.condition(e.operand))
 
     def _InSet(self, e: m.InSet) -> exp.Expression:
         operand = self.compile(e.operand)
         values = sorted(e.values, key=lambda v: (str(type(v)), v))
         member = truth(exp.In(this=operand, expressions=[literal(v) for v in values]))
-        return exp.Not(this=member) if e.negated else member
+        return exp.not_(member) if e.negated else member
 
     def _IsPresent(self, e: m.IsPresent) -> exp.Expression:
         test = exp.Is(this=self.compile(e.operand), expression=exp.null())
-        return exp.Not(this=test) if e.present else test
+        return exp.not_(test) if e.present else test
 
     def _Match(self, e: m.Match) -> exp.Expression:
         match = exp.RegexpFullMatch(
@@ -239,13 +239,13 @@ class ExprCompiler:
                 expression=exp.Literal.number(0),
             )
 
-        leap = exp.and_(divisible(4), exp.or_(exp.Not(this=divisible(100)), divisible(400)))
+        leap = exp.and_(divisible(4), exp.or_(exp.not_(divisible(100)), divisible(400)))
         birthday = (
             exp.Case()
             .when(
                 exp.and_(
                     exp.EQ(this=month_day(birth), expression=exp.Literal.number(229)),
-                    exp.Not(this=leap),
+                    exp.not_(leap),
                 ),
                 exp.Literal.number(301),
             )
@@ -330,7 +330,7 @@ class TableCompiler:
         found = exp.Paren(this=exp.or_(*tests)) if len(tests) > 1 else tests[0]
         if cell.kind == "not":
             return exp.and_(
-                exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())), exp.Not(this=found)
+                exp.not_(exp.Is(this=value.copy(), expression=exp.null())), exp.not_(found)
             )
         return found
 
@@ -431,7 +431,7 @@ class TableCompiler:
             expressions=[
                 exp.Array(expressions=numbers),
                 exp.Lambda(
-                    this=exp.Not(this=exp.Is(this=exp.to_identifier("x"), expression=exp.null())),
+                    this=exp.not_(exp.Is(this=exp.to_identifier("x"), expression=exp.null())),
                     expressions=[exp.to_identifier("x")],
                 ),
             ],

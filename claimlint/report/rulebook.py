@@ -9,7 +9,7 @@ from claimlint.checker.examples import Coverage
 from claimlint.dsl.model import Rule, Rulebook
 
 
-def _severity(rule: Rule, french: bool = False) -> str:
+def severity_text(rule: Rule, french: bool = False) -> str:
     def word(severity) -> str:
         return severity.french if french else severity.value
 
@@ -22,7 +22,7 @@ def rule_record(rule: Rule) -> dict[str, Any]:
     return {
         "rule": rule.id,
         "title": rule.title,
-        "severity": _severity(rule),
+        "severity": severity_text(rule),
         "from": rule.period.start.isoformat() if rule.period.start else None,
         "until": rule.period.end.isoformat() if rule.period.end else None,
         "source": rule.source,
@@ -46,7 +46,7 @@ def write_rules(rulebook: Rulebook, fmt: str, out: IO[str]) -> None:
     for r in rules:
         out.write(
             f"\n{r.id} — {r.title}\n"
-            f"  gravité : {_severity(r, french=True)} · en vigueur : {r.period.french()}\n"
+            f"  gravité : {severity_text(r, french=True)} · en vigueur : {r.period.french()}\n"
             f"  source : {r.source} · {r.location}\n"
         )
         for e in r.exceptions:

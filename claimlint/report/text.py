@@ -10,6 +10,7 @@ from typing import IO
 from claimlint.checker.run import CheckRun
 from claimlint.checker.values import euros, french
 from claimlint.dsl.model import Severity
+from claimlint.report.rulebook import severity_text
 
 MAX_REJECTIONS_SHOWN = 20
 
@@ -45,7 +46,7 @@ def write_text(run: CheckRun, out: IO[str]) -> None:
         total = sum((v.amount_at_stake for v in items), Decimal("0.00"))
         out.write(
             f"\n{rule_id} — {rule.title}\n"
-            f"  {rule.severity.french} · {rule.source} · {rule.location}\n"
+            f"  {severity_text(rule, french=True)} · {rule.source} · {rule.location}\n"
             f"  {_plural(len(items), 'violation')}, {euros(total)} € en jeu\n"
         )
         for v in items:
