@@ -20,7 +20,7 @@ from claimlint.checker.run import ENGINES, check_files
 from claimlint.dsl.loader import DEFAULT_RULEBOOK, load
 from claimlint.dsl.model import Severity
 from claimlint.errors import ClaimlintError
-from claimlint.report.records import write_json, write_jsonl
+from claimlint.report.records import write_json, write_jsonl, write_records
 from claimlint.report.rulebook import write_coverage, write_rules
 from claimlint.report.text import write_text
 
@@ -103,8 +103,13 @@ def check(
                 f"le recueil {rulebook.name} ne lit pas de référentiel (--providers)"
             )
         references[rulebook.references[0].name] = providers
-    run = check_files(rulebook, claims, references, engine=engine, memory_limit=memory_limit)
-    WRITERS[fmt](run, sys.stdout)
+    # JSON Lines streams each rule's records as soon as the rule is done.
+    sink = functools.partial(write_records, out=sys.stdout) if fmt == "jsonl" else None
+    run = check_files(
+        rulebook, claims, references, engine=engine, memory_limit=memory_limit, sink=sink
+    )
+    if sink is None:
+        WRITERS[fmt](run, sys.stdout)
     sys.exit(EXIT_VIOLATIONS if run.failed(Severity(fail_on)) else EXIT_OK)
 
 

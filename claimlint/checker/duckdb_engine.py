@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from claimlint.checker import calendar, sql, tables
 from claimlint.checker.columnar_input import load_parquet
+from claimlint.checker.progress import Progress
 from claimlint.checker.readers import Batch, Rejection
 from claimlint.checker.sql import CHRONO, DAY, ExprCompiler, TableCompiler, col, literal
 from claimlint.checker.violations import Violation, make_violation, ordered
@@ -362,13 +363,22 @@ class DuckDBEngine:
             found.append(self._record(rule, head, figures, group=agg.cap is None))
         return found
 
-    def run_all(self, only: Iterable[str] | None = None) -> list[Violation]:
+    def run_all(self, only: Iterable[str] | None = None, sink=None) -> list[Violation]:
+        """Every rule in rule-ID order; `sink` receives each rule's violations as they come."""
         wanted = set(only) if only is not None else None
+        rules = sorted(
+            (r for r in self.rulebook.rules if wanted is None or r.id in wanted),
+            key=lambda r: r.id,
+        )
         found: list[Violation] = []
-        for rule in self.rulebook.rules:
-            if wanted is None or rule.id in wanted:
-                found.extend(self.run_rule(rule))
-        return ordered(found)
+        with Progress(self.con, len(rules)) as progress:
+            for rule in rules:
+                progress.step(rule.id)
+                violations = ordered(self.run_rule(rule))
+                if sink is not None:
+                    sink(violations)
+                found.extend(violations)
+        return found
 
 
 def _placeholders(rule: m.Rule) -> list[m.Placeholder]:

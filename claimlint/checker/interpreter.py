@@ -405,13 +405,17 @@ def check(
     references: Mapping[str, Batch] | None = None,
     only: Iterable[str] | None = None,
     coverage: dict[str, set[int]] | None = None,
+    sink=None,
 ) -> list[Violation]:
-    """Every violation of the rulebook's rules (or of `only` those) on the batch, ordered."""
+    """Every violation of the rulebook's rules (or of `only` those) on the batch, ordered.
+
+    Rules run in rule-ID order (the output's order); `sink` receives each rule's violations.
+    """
     lines, roles = build_lines(rulebook, batch, references or {})
     compiler = Compiler(rulebook, coverage)
     wanted = set(only) if only is not None else None
     found: list[Violation] = []
-    for rule in rulebook.rules:
+    for rule in sorted(rulebook.rules, key=lambda r: r.id):
         if wanted is not None and rule.id not in wanted:
             continue
         compiled = _CompiledRule(rule, compiler)
@@ -419,9 +423,13 @@ def check(
             for line in lines:
                 rows(line)
         if rule.aggregate is not None:
-            found.extend(_check_aggregate(compiled, lines, roles))
+            violations = _check_aggregate(compiled, lines, roles)
         else:
-            found.extend(
+            violations = [
                 _violation(compiled, line, roles, {}) for line in lines if compiled.applies(line)
-            )
-    return ordered(found)
+            ]
+        violations = ordered(violations)
+        if sink is not None:
+            sink(violations)
+        found.extend(violations)
+    return found

@@ -212,7 +212,9 @@ def check_files(
     mapping: Mapping[str, str] | None = None,
     engine: str = "auto",
     memory_limit: str | None = None,
+    sink=None,
 ) -> CheckRun:
+    """Read, check and account; `sink` receives each rule's violations as soon as found."""
     paths = expand_inputs(inputs)
     seen: set[Path] = set()
     for path in paths:
@@ -236,11 +238,11 @@ def check_files(
             batch = _read_python(rulebook, paths, fmt, mapping, memory_limit)
             engine_.load_batch(batch, refs)
             read, rejected = batch.read, list(batch.rejected)
-        violations = engine_.run_all()
+        violations = engine_.run_all(sink=sink)
     else:
         batch = _read_python(rulebook, paths, fmt, mapping, memory_limit)
         read, rejected = batch.read, list(batch.rejected)
-        violations = interpreter.check(rulebook, batch, refs)
+        violations = interpreter.check(rulebook, batch, refs, sink=sink)
     return CheckRun(
         rulebook=rulebook,
         inputs=tuple(str(p) for p in inputs),

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from decimal import Decimal
+from collections.abc import Iterable
 from typing import IO, Any
 
 from claimlint.checker.run import CheckRun
+from claimlint.checker.violations import Violation
 from claimlint.dsl.model import Severity
 
 
@@ -49,7 +51,13 @@ def write_json(run: CheckRun, out: IO[str]) -> None:
     out.write("\n")
 
 
-def write_jsonl(run: CheckRun, out: IO[str]) -> None:
-    for v in run.violations:
+def write_records(violations: Iterable[Violation], out: IO[str]) -> None:
+    """JSON Lines, one record a line: what `--format jsonl` streams as rules finish."""
+    for v in violations:
         out.write(json.dumps(v.record(), ensure_ascii=False))
         out.write("\n")
+    out.flush()
+
+
+def write_jsonl(run: CheckRun, out: IO[str]) -> None:
+    write_records(run.violations, out)
