@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from decimal import Decimal
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import IO, Any
 
 from claimlint.checker.run import CheckRun
