@@ -12,8 +12,6 @@ from datetime import date, time, timedelta
 from functools import cache
 from types import MappingProxyType
 
-import holidays
-
 _NIGHT_END = time(8, 0)
 _NIGHT_START = time(20, 0)
 _SATURDAY_AFTERNOON_START = time(14, 0)
@@ -48,6 +46,8 @@ def year_label(d: date) -> str:
 @cache
 def _holidays_in(year: int) -> Mapping[date, str]:
     """French public holidays of one year, built once per year since every claim line asks."""
+    import holidays  # imported on first use: most checks never ask for a holiday
+
     return MappingProxyType(dict(holidays.France(years=year, language="fr")))
 
 

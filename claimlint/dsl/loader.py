@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from claimlint.dsl import model
-from claimlint.dsl.parser import parse
+from claimlint.dsl import parse_cache
+from claimlint.dsl.parser import grammar_digest, parse
 from claimlint.dsl.resolve import resolve
 from claimlint.dsl.syntax import SourceFile
 from claimlint.errors import Diagnostic, RulebookError
@@ -66,7 +67,11 @@ def read_sources(spec: str) -> list[SourceFile]:
             raise RulebookError(f"{label} : le fichier n'est pas en UTF-8 ({err.reason})") from None
         except OSError as err:
             raise RulebookError(f"{label} : lecture impossible ({err.strerror})") from None
-        sources.append(parse(text, label))
+        parsed = parse_cache.load(text, label, grammar_digest())
+        if parsed is None:
+            parsed = parse(text, label)
+            parse_cache.store(parsed, grammar_digest())
+        sources.append(parsed)
     return sources
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import json
 import re
 from decimal import Decimal
 from importlib import resources
@@ -19,9 +21,15 @@ from claimlint.dsl import syntax as s
 from claimlint.errors import Diagnostic, Position, RulebookError
 
 
-@functools.cache
-def _lark() -> lark.Lark:
-    grammar = resources.files("claimlint.grammar").joinpath("rules.lark").read_text("utf-8")
+_GRAMMAR = resources.files("claimlint.grammar")
+_TABLES = "rules.tables.json"  # the LALR tables, built once from rules.lark (see write_tables)
+
+
+def _grammar_text() -> str:
+    return _GRAMMAR.joinpath("rules.lark").read_text("utf-8")
+
+
+def _build(grammar: str) -> lark.Lark:
     return lark.Lark(
         grammar,
         parser="lalr",
@@ -29,6 +37,67 @@ def _lark() -> lark.Lark:
         propagate_positions=True,
         start=["start", "cell_tests", "cell_output"],
     )
+
+
+def _digest(grammar: str) -> str:
+    return hashlib.sha256(grammar.encode("utf-8")).hexdigest()
+
+
+def _to_json(value):
+    """Lark's serialised parser as JSON: dicts with non-text keys become tagged pair lists."""
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value):
+            return {k: _to_json(v) for k, v in value.items()}
+        return {"__pairs__": [[_to_json(k), _to_json(v)] for k, v in value.items()]}
+    if isinstance(value, list | tuple):
+        return [_to_json(v) for v in value]
+    return value
+
+
+def _from_json(value):
+    if isinstance(value, dict):
+        if set(value) == {"__pairs__"}:
+            return {_from_json(k): _from_json(v) for k, v in value["__pairs__"]}
+        return {k: _from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    return value
+
+
+def write_tables(path: str | None = None) -> str:
+    """Build the parser from the grammar and store its tables as JSON (data, never code).
+
+    Building the LALR tables takes a fifth of a second, more than a small check should
+    wait; loading them takes a few milliseconds. `_lark` rebuilds from the grammar whenever
+    the stored tables were made from another version of it. Run after editing rules.lark:
+    `python -c "from claimlint.dsl.parser import write_tables; write_tables()"`.
+    """
+    grammar = _grammar_text()
+    data, memo = _build(grammar).memo_serialize([lark.lexer.TerminalDef, lark.grammar.Rule])
+    document = {"grammar_sha256": _digest(grammar), "data": _to_json(data), "memo": _to_json(memo)}
+    target = path or str(_GRAMMAR.joinpath(_TABLES))
+    with open(target, "w", encoding="utf-8") as out:
+        json.dump(document, out, separators=(",", ":"), sort_keys=True)
+        out.write("\n")
+    return target
+
+
+@functools.cache
+def grammar_digest() -> str:
+    return _digest(_grammar_text())
+
+
+@functools.cache
+def _lark() -> lark.Lark:
+    grammar = _grammar_text()
+    try:
+        stored = json.loads(_GRAMMAR.joinpath(_TABLES).read_text("utf-8"))
+    except (OSError, ValueError):
+        stored = None
+    if stored is None or stored.get("grammar_sha256") != _digest(grammar):
+        return _build(grammar)
+    tables = {"data": _from_json(stored["data"]), "memo": _from_json(stored["memo"])}
+    return lark.Lark.__new__(lark.Lark)._load(tables)
 
 
 def parse(text: str, path: str = "<texte>") -> s.SourceFile:
@@ -87,6 +156,13 @@ def parse_cell(cell: s.Cell, output: bool) -> s.CellTests | s.Literal | None:
             )
         ) from None
     return _CellToSyntax(path, line, column).transform(tree)
+
+
+def _try_cell(cell: s.Cell, output: bool):
+    try:
+        return parse_cell(cell, output)
+    except RulebookError:
+        return cell
 
 
 # ----------------------------------------------------------------------------- tree -> syntax
@@ -363,7 +439,13 @@ class _ToSyntax(Transformer):
         hit = self._ident(rest.pop(0))
         source = rest.pop(0) if isinstance(rest[0], s.Text) else None
         table = rest.pop()
-        return s.TableDecl(self._ident(name), title, hit, source, tuple(rest), table, self._p(meta))
+        cells = tuple(
+            tuple(_try_cell(c, i >= (table.inputs or 0)) for i, c in enumerate(row))
+            for row in table.rows
+        )
+        return s.TableDecl(
+            self._ident(name), title, hit, source, tuple(rest), table, self._p(meta), cells
+        )
 
     def _column(self, kind, meta, items):
         name, type_name, *options = items

@@ -903,8 +903,9 @@ class _Resolver:
                 ok = False
         rows = []
         for number, cells in enumerate(d.table.rows, start=1):
+            parsed = d.cells[number - 1] if d.cells else cells  # unparsed cells: parse here
             try:
-                rows.append(self._table_row(number, cells, inputs, outputs))
+                rows.append(self._table_row(number, cells, parsed, inputs, outputs))
             except _Failed:
                 ok = False
         if ok:
@@ -976,27 +977,33 @@ class _Resolver:
         self,
         number: int,
         cells: tuple[s.Cell, ...],
+        parsed: tuple[Any, ...],
         inputs: list[m.TableColumn],
         outputs: list[m.TableColumn],
     ) -> m.TableRow:
         tests = []
         failed = False
-        for cell, column in zip(cells, inputs, strict=False):
+        for cell, early, column in zip(cells, parsed, inputs, strict=False):
             try:
-                tests.append(self._cell_test(cell, column))
+                tests.append(self._cell_test(cell, early, column))
             except _Failed:
                 failed = True
         values = []
-        for cell, column in zip(cells[len(inputs) :], outputs, strict=True):
+        n = len(inputs)
+        for cell, early, column in zip(cells[n:], parsed[n:], outputs, strict=True):
             try:
-                values.append(self._cell_output(cell, column))
+                values.append(self._cell_output(cell, early, column))
             except _Failed:
                 failed = True
         if failed:
             raise _Failed
         return m.TableRow(number, tuple(tests), tuple(values), cells[0].pos)
 
-    def _parse_cell(self, cell: s.Cell, output: bool):
+    def _parse_cell(self, cell: s.Cell, early: Any, output: bool):
+        """The cell as the parser read it; a cell it could not read is parsed again here,
+        so that its error joins the others."""
+        if not isinstance(early, s.Cell) and (early is not None or output):
+            return early
         try:
             return parse_cell(cell, output)
         except RulebookError as err:
@@ -1008,8 +1015,8 @@ class _Resolver:
             return None
         return self._coerce(lit, column.type)
 
-    def _cell_test(self, cell: s.Cell, column: m.TableColumn) -> m.CellTest:
-        parsed = self._parse_cell(cell, output=False)
+    def _cell_test(self, cell: s.Cell, early: Any, column: m.TableColumn) -> m.CellTest:
+        parsed = self._parse_cell(cell, early, output=False)
         tests = []
         for t in parsed.tests:
             value = self._cell_value(t.value, column)
@@ -1026,8 +1033,8 @@ class _Resolver:
             tests.append(m.Test(t.op, value, high, t.low_closed, t.high_closed))
         return m.CellTest(parsed.kind, tuple(tests), cell.text, cell.pos)
 
-    def _cell_output(self, cell: s.Cell, column: m.TableColumn) -> Any:
-        lit = self._parse_cell(cell, output=True)
+    def _cell_output(self, cell: s.Cell, early: Any, column: m.TableColumn) -> Any:
+        lit = self._parse_cell(cell, early, output=True)
         if lit is None:
             return None
         value = self._cell_value(lit, column)

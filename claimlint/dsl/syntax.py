@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
@@ -305,6 +306,9 @@ class TableDecl:
     columns: tuple[TableColumn, ...]
     table: Table
     pos: Position
+    # Each row's cells parsed at parse time (tests for inputs, a Literal or None for outputs);
+    # a cell that does not parse stays a Cell, for the resolver to report with the others.
+    cells: tuple[tuple[Any, ...], ...] = ()
 
 
 @attrs.frozen

@@ -1,0 +1,177 @@
+"""Generate the data and run every benchmark side by side, in one run (issue: columnar engine).
+
+    python benchmarks/run_benchmarks.py [--sizes 1000000,10000000] [--work DIR] [--skip-interpreter]
+
+Each measurement runs as its own process under /usr/bin/time -v, for wall time and peak
+memory (maximum resident set size). Results go to stdout as a Markdown table and to
+DIR/results.json; BENCHMARKS.md records them with the machine they came from.
+Benchmarks are not tests: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BIN = Path(sys.executable).parent
+CLAIMLINT = str(BIN / "claimlint")
+PYTHON = sys.executable
+
+
+def measured(command: list[str], label: str) -> dict:
+    """Run a command under /usr/bin/time -v: wall seconds, peak RSS (MiB), exit code."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, cwd=ROOT
+    )
+    wall = time.perf_counter() - start
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    result = {
+        "label": label,
+        "command": " ".join(command),
+        "seconds": round(wall, 2),
+        "peak_mib": round(int(peak.group(1)) / 1024) if peak else None,
+        "exit": proc.returncode,
+        "stdout_tail": proc.stdout[-600:],
+    }
+    print(
+        f"  {label}: {wall:.2f} s, {result['peak_mib']} MiB, exit {proc.returncode}",
+        file=sys.stderr,
+    )
+    return result
+
+
+def generate(lines: int, work: Path) -> tuple[Path, Path]:
+    claims = work / f"claims-{lines}.parquet"
+    providers = work / f"providers-{lines}.parquet"
+    if not claims.exists():
+        subprocess.run(
+            [
+                CLAIMLINT,
+                "generate",
+                "--lines",
+                str(lines),
+                "--seed",
+                "2026",
+                "--out",
+                str(claims),
+                "--providers",
+                str(providers),
+            ],
+            check=True,
+            cwd=ROOT,
+        )
+    return claims, providers
+
+
+SCAN = """
+import sys, duckdb
+con = duckdb.connect()
+print(con.execute(
+    "SELECT count(*), count(DISTINCT provider_id), sum(amount), min(service_date), "
+    "max(service_time), count(DISTINCT act_code), count(DISTINCT claim_id) "
+    "FROM read_parquet(?)", [sys.argv[1]]).fetchall())
+"""
+
+
+def cold_small(runs: int = 11) -> dict:
+    """Median wall time of a cold `claimlint check` on the shipped sample batch."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(
+            [CLAIMLINT, "check", "examples/claims.csv", "--providers", "examples/providers.csv"],
+            capture_output=True,
+            cwd=ROOT,
+        )
+        times.append(time.perf_counter() - start)
+    return {
+        "label": "cold check, examples/claims.csv (76 lines)",
+        "runs": runs,
+        "median_seconds": round(statistics.median(times), 3),
+        "min_seconds": round(min(times), 3),
+        "max_seconds": round(max(times), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1000000,10000000")
+    parser.add_argument("--work", default=str(HERE / "data"))
+    parser.add_argument("--skip-interpreter", action="store_true")
+    parser.add_argument("--memory-limit", default="3GB")
+    args = parser.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict = {
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "memory_gib": round(
+                os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1
+            ),
+        },
+        "runs": [],
+    }
+    for size in [int(s) for s in args.sizes.split(",")]:
+        print(f"{size:,} lines", file=sys.stderr)
+        claims, providers = generate(size, work)
+        check = [
+            CLAIMLINT,
+            "check",
+            str(claims),
+            "--providers",
+            str(providers),
+            "--format",
+            "jsonl",
+            "--engine",
+            "duckdb",
+            "--memory-limit",
+            args.memory_limit,
+        ]
+        for label, command in [
+            ("duckdb scan (reference)", [PYTHON, "-c", SCAN, str(claims)]),
+            ("claimlint full rulebook, duckdb", check),
+            (
+                "pandas, four headline rules",
+                [PYTHON, str(HERE / "pandas_headline.py"), str(claims), str(providers)],
+            ),
+        ]:
+            run = measured(command, label)
+            run["lines"] = size
+            if label.startswith("claimlint"):
+                run["stdout_tail"] = ""
+            results["runs"].append(run)
+        if size <= 1_000_000 and not args.skip_interpreter:
+            run = measured(
+                check[:-4] + ["--engine", "python"], "claimlint full rulebook, interpreter"
+            )
+            run["lines"] = size
+            run["stdout_tail"] = ""
+            results["runs"].append(run)
+    results["cold_small"] = cold_small()
+    (work / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print("| lines | run | seconds | lines/s | peak MiB |")
+    print("|---:|---|---:|---:|---:|")
+    for run in results["runs"]:
+        rate = f"{run['lines'] / run['seconds']:,.0f}" if run["seconds"] else ""
+        print(
+            f"| {run['lines']:,} | {run['label']} | {run['seconds']} | {rate} | {run['peak_mib']} |"
+        )
+    cold = results["cold_small"]
+    print(f"\ncold small check: median {cold['median_seconds']} s over {cold['runs']} runs")
+
+
+if __name__ == "__main__":
+    main()

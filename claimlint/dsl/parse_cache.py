@@ -1,0 +1,111 @@
+"""A cache of parsed rulebook files, as JSON, so a pre-submission check starts at once.
+
+Parsing the shipped rulebook takes about a third of a second (Lark builds one scanner per
+parser state); reading its syntax tree back from JSON takes a few milliseconds. The cache is
+data only (the syntax classes are rebuilt from a fixed registry, nothing is executed), keyed
+by the file's text, its display path, the grammar and claimlint's version, and is skipped
+silently when it cannot be read or written. CLAIMLINT_CACHE_DIR moves it;
+CLAIMLINT_NO_CACHE=1 turns it off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import os
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from claimlint import __version__
+from claimlint.dsl import syntax
+from claimlint.errors import Position
+
+_CLASSES = {
+    cls.__name__: cls
+    for cls in [*vars(syntax).values(), Position]
+    if isinstance(cls, type) and attrs.has(cls)
+}
+
+
+def _encode(value: Any) -> Any:
+    if attrs.has(type(value)):
+        fields = {f.name: _encode(getattr(value, f.name)) for f in attrs.fields(type(value))}
+        return {"@": type(value).__name__, **fields}
+    if isinstance(value, tuple | list):
+        return [_encode(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return value
+    if isinstance(value, Decimal):
+        return {"@decimal": str(value)}
+    if isinstance(value, dt.date):
+        return {"@date": value.isoformat()}
+    if isinstance(value, dt.time):
+        return {"@time": value.isoformat()}
+    raise TypeError(f"unexpected value in a syntax tree: {type(value).__name__}")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_decode(v) for v in value)
+    if not isinstance(value, dict):
+        return value
+    if "@decimal" in value:
+        return Decimal(value["@decimal"])
+    if "@date" in value:
+        return dt.date.fromisoformat(value["@date"])
+    if "@time" in value:
+        return dt.time.fromisoformat(value["@time"])
+    cls = _CLASSES[value["@"]]
+    return cls(**{k: _decode(v) for k, v in value.items() if k != "@"})
+
+
+def _directory() -> Path | None:
+    if os.environ.get("CLAIMLINT_NO_CACHE"):
+        return None
+    if os.environ.get("CLAIMLINT_CACHE_DIR"):
+        return Path(os.environ["CLAIMLINT_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "claimlint" / "parsed"
+
+
+@functools.cache
+def _syntax_digest() -> str:
+    """The shape of the syntax tree: a cache written by other syntax classes is not read."""
+    return hashlib.sha256(Path(syntax.__file__).read_bytes()).hexdigest()
+
+
+def _key(text: str, label: str, grammar_digest: str) -> str:
+    material = "\0".join((__version__, grammar_digest, _syntax_digest(), label, text))
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def load(text: str, label: str, grammar_digest: str) -> syntax.SourceFile | None:
+    directory = _directory()
+    if directory is None:
+        return None
+    try:
+        document = json.loads((directory / f"{_key(text, label, grammar_digest)}.json").read_text())
+        parsed = _decode(document)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return parsed if isinstance(parsed, syntax.SourceFile) and parsed.text == text else None
+
+
+def store(parsed: syntax.SourceFile, grammar_digest: str) -> None:
+    directory = _directory()
+    if directory is None:
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / f"{_key(parsed.text, parsed.path, grammar_digest)}.json"
+        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as out:
+            json.dump(_encode(parsed), out, separators=(",", ":"))
+        os.replace(out.name, target)
+    except OSError:
+        return
