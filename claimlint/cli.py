@@ -20,13 +20,14 @@ from claimlint.checker.run import ENGINES, check_files
 from claimlint.dsl.loader import DEFAULT_RULEBOOK, load
 from claimlint.dsl.model import Severity
 from claimlint.errors import ClaimlintError
+from claimlint.report.html import write_html
 from claimlint.report.records import write_json, write_jsonl, write_records
 from claimlint.report.rulebook import write_coverage, write_rules
 from claimlint.report.text import write_text
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_ERROR = 0, 1, 2
 
-WRITERS = {"text": write_text, "json": write_json, "jsonl": write_jsonl}
+WRITERS = {"text": write_text, "json": write_json, "jsonl": write_jsonl, "html": write_html}
 
 
 def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -235,3 +236,35 @@ def dmn_test(model: str, cases: str) -> None:
         click.echo(describe(result))
     click.echo(f"{run.passed} passed, {run.failed} failed")
     sys.exit(EXIT_VIOLATIONS if run.failed else EXIT_OK)
+
+
+@main.command()
+@click.option(
+    "--lines", "n_lines", type=click.IntRange(min=1), required=True, help="Nombre de lignes."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Graine du tirage.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Fichier des lignes : .csv (comme examples/claims.csv) ou .parquet.",
+)
+@click.option(
+    "--providers",
+    type=click.Path(dir_okay=False),
+    help="Référentiel des médecins (par défaut <nom>-providers.<ext> à côté de --out).",
+)
+@_user_errors
+def generate(n_lines: int, seed: int, out: str, providers: str | None) -> None:
+    """Génère un lot réaliste de lignes de facturation avec des violations injectées à des
+    taux documentés ; même graine, mêmes octets."""
+    from pathlib import Path
+
+    from claimlint.generate import generate as generate_batch
+
+    try:
+        report = generate_batch(n_lines, seed, Path(out), Path(providers) if providers else None)
+    except OSError as err:
+        where = err.filename or out
+        raise ClaimlintError(f"{where} : écriture impossible ({err.strerror or err})") from None
+    click.echo(report.render())

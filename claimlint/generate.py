@@ -23,7 +23,7 @@ Injected violations
 -------------------
 Each claim (encounter) is drawn clean or, with the probability below, as a scenario that
 breaks one rule of CATALOGUE.md and, by construction, no other; its dates fall in the rule's
-effective period. Rates are shares of the claims drawn (one claim is 1.4 lines on average),
+effective period. Rates are shares of the claims drawn (one claim is 1.15 lines on average),
 except the provider-level ones. `GenerationReport.injected` gives, per rule, the number of
 records a checker should report; for SNP-CAP, TLC-CAP-PSY and TLC-CAP it is computed from the
 final counts (the excess lines).
@@ -82,7 +82,7 @@ import contextlib
 import datetime as dt
 import os
 import random
-import tempfile
+import secrets
 from array import array
 from collections.abc import Callable
 from decimal import Decimal
@@ -169,6 +169,7 @@ _PRICES: dict[str, tuple[tuple[str, str | None], ...]] = {
     "MHP": (("2024-01-01", "5.00"),),
     "MCU": (("2024-01-01", "5.00"),),
     "MCY": (("2024-01-01", "15.00"),),
+    "MCS": (("2024-01-01", "5.00"),),
     "MIC": (("2024-01-01", "30.00"),),
     "MSH": (("2024-01-01", "23.00"),),
     "CRN": (("2024-01-01", "42.50"),),
@@ -546,16 +547,18 @@ class Population:
             psy = kind == PSY
             if psy:
                 cap = min(max(40, derogation if derogation is not None else 40), 50)
-                rate = 0.65 if heavy else 0.25
+                rate = 0.65 if heavy else 0.28
             else:
                 cap = 20
-                rate = 0.40 if heavy else (0.11 if kind == GP else 0.04)
+                rate = 0.40 if heavy else (0.15 if kind == GP else 0.06)
             if kind == RADIO or kind == ANAES or kind == SURG:
                 rate = 0.40 if heavy else 0.01
             r = rng.random()
             zone = "ZIP" if r < 0.12 else "QPV" if r < 0.17 else "ZAC" if r < 0.25 else "none"
             birth = reference_day - int((30 + rng.random() * 40) * 365.25)
-            installed = min(birth + int((29 + rng.random() * 9) * 365.25), START - 1)
+            installed = birth + int((29 + rng.random() * 9) * 365.25)
+            if installed >= START:  # installed before the period of the claims
+                installed = START - 1 - int(rng.random() * 1500)
             providers.append(
                 Provider(
                     index=i,
@@ -672,23 +675,10 @@ class _Generator:
     # -- columns
 
     def _reset(self) -> None:
-        self.c_prov: list[int] = []
-        self.c_pat: list[int] = []
-        self.c_day: list[int] = []
-        self.c_minute: list[int | None] = []
-        self.c_setting: list[str] = []
-        self.c_reg: list[str | None] = []
-        self.c_treat: list[bool] = []
-        self.c_urgent: list[bool] = []
-        self.c_followup: list[str | None] = []
-        self.c_ref_day: list[int | None] = []
-        self.c_ref_minute: list[int | None] = []
-        self.c_opp: list[bool | None] = []
-        self.l_claim: list[int] = []
-        self.l_code: list[str] = []
-        self.l_mod: list[str | None] = []
-        self.l_qty: list[int] = []
-        self.l_cents: list[int] = []
+        # One tuple per claim (the `emit` arguments) and per line; columns at flush time.
+        self.claim_rows: list[tuple[Any, ...]] = []
+        self.line_claims: list[int] = []  # line -> its claim's row in `claim_rows`
+        self.line_rows: list[Line] = []
 
     @staticmethod
     def _price_table(values: tuple[tuple[str, str | None], ...]) -> list[int | None]:
@@ -726,34 +716,36 @@ class _Generator:
         opp: bool | None,
         lines: list[Line],
     ) -> None:
-        ci = len(self.c_prov)
-        self.c_prov.append(p.index)
-        self.c_pat.append(pat)
-        self.c_day.append(day)
-        self.c_minute.append(minute)
-        self.c_setting.append(setting)
-        self.c_reg.append(reg)
-        self.c_treat.append(treat)
-        self.c_urgent.append(urgent)
-        self.c_followup.append(followup)
-        self.c_ref_day.append(ref_day)
-        self.c_ref_minute.append(ref_minute)
-        self.c_opp.append(opp)
+        index = p.index
+        self.line_claims.extend([len(self.claim_rows)] * len(lines))
+        self.claim_rows.append(
+            (
+                index,
+                pat,
+                day,
+                minute,
+                setting,
+                reg,
+                treat,
+                urgent,
+                followup,
+                ref_day,
+                ref_minute,
+                opp,
+            )
+        )
+        self.line_rows.extend(lines)
         main = 0
-        for code, mod, qty, cents in lines:
-            self.l_claim.append(ci)
-            self.l_code.append(code)
-            self.l_mod.append(mod)
-            self.l_qty.append(qty)
-            self.l_cents.append(cents)
+        for line in lines:
+            code = line[0]
             if code in NOT_MAIN:
                 if code == "SNP":
-                    key = p.index * 256 + (day - START) // 7
+                    key = index * 256 + (day - START) // 7
                     self.snp_weeks[key] = self.snp_weeks.get(key, 0) + 1
             else:
                 main += 1
         if main:
-            k = p.index * 4 + _tlc_period(day)
+            k = index * 4 + _tlc_period(day)
             self.tlc_n[k] += main
             if setting == TLC and not treat:
                 self.tlc_t[k] += main
@@ -761,7 +753,7 @@ class _Generator:
         self.lines += len(lines)
 
     def flush(self, sink: Any) -> None:
-        if self.l_code:
+        if self.line_rows:
             sink.write(self._table())
             self._reset()
 
@@ -1223,6 +1215,8 @@ class _Generator:
             setting = CAB
         else:
             setting, _ = self.choose_setting(p, day, False)
+            if consult == "CS" and setting == CAB and random() < 0.3:
+                lines.append(("MCS", None, 1, self.price("MCS", day)))  # coordinated care
         self.emit(p, pat, day, minute, setting, None, False, False, None, ref_day, None, opp,
                   lines)  # fmt: skip
 
@@ -1602,9 +1596,13 @@ class _Generator:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        n = len(self.l_code)
+        n = len(self.line_rows)
+        n_claims = len(self.claim_rows)
         first_line = self.lines - n + 1
-        first_claim = self.claims - len(self.c_prov) + 1
+        first_claim = self.claims - n_claims + 1
+        (prov, patients, days, minutes, settings, regs, treats, urgents, followups, ref_days,
+         ref_minutes, opps) = zip(*self.claim_rows, strict=True)  # fmt: skip
+        codes, mods, quantities, cents = zip(*self.line_rows, strict=True)
         width = self.width
         pop = self.pop
 
@@ -1614,31 +1612,29 @@ class _Generator:
                 prefix, pc.utf8_lpad(numbers, width=width, padding="0"), ""
             )
 
-        claim_index = pa.array(self.l_claim, pa.int32())
-        providers = self.provider_table.take(pa.array(self.c_prov, pa.int32()).take(claim_index))
-        patients = self.c_pat
+        claim_index = pa.array(self.line_claims, pa.int32())
+        providers = self.provider_table.take(pa.array(prov, pa.int32()).take(claim_index))
         patient_ids = pa.array([pop.patient_id(i) for i in patients], pa.string())
         births = pa.array([pop.births[i] for i in patients], pa.int32()).cast(pa.date32())
         claims = pa.table(
             {
-                "claim_id": ids("C", first_claim, len(self.c_prov)),
+                "claim_id": ids("C", first_claim, n_claims),
                 "patient_id": patient_ids,
                 "patient_birth_date": births,
-                "service_date": pa.array(self.c_day, pa.int32()).cast(pa.date32()),
-                "service_time": _times(pa, self.c_minute),
-                "opposable": pa.array(self.c_opp, pa.bool_()),
-                "setting": pa.array(self.c_setting, pa.string()),
-                "regulation": pa.array(self.c_reg, pa.string()),
-                "treating_doctor": pa.array(self.c_treat, pa.bool_()),
-                "urgent": pa.array(self.c_urgent, pa.bool_()),
-                "followup": pa.array(self.c_followup, pa.string()),
-                "referral_date": pa.array(self.c_ref_day, pa.int32()).cast(pa.date32()),
-                "referral_time": _times(pa, self.c_ref_minute),
+                "service_date": pa.array(days, pa.int32()).cast(pa.date32()),
+                "service_time": _times(pa, minutes),
+                "opposable": pa.array(opps, pa.bool_()),
+                "setting": pa.array(settings, pa.string()),
+                "regulation": pa.array(regs, pa.string()),
+                "treating_doctor": pa.array(treats, pa.bool_()),
+                "urgent": pa.array(urgents, pa.bool_()),
+                "followup": pa.array(followups, pa.string()),
+                "referral_date": pa.array(ref_days, pa.int32()).cast(pa.date32()),
+                "referral_time": _times(pa, ref_minutes),
             }
         ).take(claim_index)
-        cents = array("q", self.l_cents)
         words = array("q", bytes(16 * n))
-        words[0::2] = cents  # amounts are never negative: the high words stay 0
+        words[0::2] = array("q", cents)  # amounts are never negative: the high words stay 0
         amounts = pa.Array.from_buffers(pa.decimal128(18, 2), n, [None, pa.py_buffer(words)])
         columns = {
             "line_id": ids("L", first_line, n),
@@ -1651,9 +1647,9 @@ class _Generator:
             "patient_birth_date": claims["patient_birth_date"],
             "service_date": claims["service_date"],
             "service_time": claims["service_time"],
-            "act_code": pa.array(self.l_code, pa.string()),
-            "modifiers": pa.array(self.l_mod, pa.string()),
-            "quantity": pa.array(self.l_qty, pa.int64()),
+            "act_code": pa.array(codes, pa.string()),
+            "modifiers": pa.array(mods, pa.string()),
+            "quantity": pa.array(quantities, pa.int64()),
             "amount": amounts,
             "opposable": claims["opposable"],
             "setting": claims["setting"],
@@ -1684,7 +1680,7 @@ def _cents(euros: str) -> int:
     return int(whole) * 100 + int((fraction + "00")[:2])
 
 
-def _times(pa: Any, minutes: list[int | None]) -> Any:
+def _times(pa: Any, minutes: tuple[int | None, ...]) -> Any:
     return pa.array([None if m is None else m * 60 for m in minutes], pa.time32("s"))
 
 
@@ -1813,9 +1809,8 @@ def default_providers_path(out: Path) -> Path:
 @contextlib.contextmanager
 def _atomic(path: Path) -> Any:
     """A temporary file beside `path`, renamed onto it only when writing succeeded."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp.touch(exist_ok=False)  # the usual permissions (umask), unlike mkstemp's 0600
     try:
         yield tmp
         os.replace(tmp, path)
@@ -1876,7 +1871,7 @@ def generate(
         try:
             while gen.lines < lines:
                 gen.claim()
-                if len(gen.l_code) >= chunk_lines:
+                if len(gen.line_rows) >= chunk_lines:
                     gen.flush(sink)
             gen.flush(sink)
         finally:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from claimlint.dsl import model
-from claimlint.dsl import parse_cache
+from claimlint.dsl import model, parse_cache
 from claimlint.dsl.parser import grammar_digest, parse
 from claimlint.dsl.resolve import resolve
 from claimlint.dsl.syntax import SourceFile

@@ -20,7 +20,6 @@ from lark import Token, Transformer, v_args
 from claimlint.dsl import syntax as s
 from claimlint.errors import Diagnostic, Position, RulebookError
 
-
 _GRAMMAR = resources.files("claimlint.grammar")
 _TABLES = "rules.tables.json"  # the LALR tables, built once from rules.lark (see write_tables)
 
