@@ -86,6 +86,7 @@ import secrets
 from array import array
 from collections.abc import Callable
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -498,6 +499,9 @@ _AGE_BANDS = ((0, 10, 12), (10, 20, 8), (20, 30, 8), (30, 40, 10), (40, 50, 11),
               (60, 70, 14), (70, 80, 13), (80, 90, 9), (90, 100, 2))  # fmt: skip
 
 
+_ID_MIX = 0x9E3779B97  # odd: a bijection modulo 2**40
+
+
 @attrs.define
 class Population:
     """Providers (with their reference data) and patients (birth dates; ids are derived)."""
@@ -513,9 +517,31 @@ class Population:
     def patients(self) -> int:
         return len(self.births)
 
-    def patient_id(self, index: int) -> str:
-        """A pseudonym: a seeded bijection of the index, 12 hex digits."""
-        return f"{(index * self.id_mult + self.id_salt) & 0xFFFFFFFFFFFF:012X}"
+    def patient_ids(self, indices: Any) -> Any:
+        """Pseudonyms of an Arrow array of patient indices: "PT" and 13 digits, a seeded
+        bijection of the index (odd multiplier, modulo 2**40)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        u64 = pa.uint64()  # unsigned arithmetic wraps modulo 2**64: the low 40 bits stay exact
+        mask = pa.scalar((1 << 40) - 1, u64)
+        x = pc.multiply(indices.cast(u64), pa.scalar(self.id_mult, u64))
+        x = pc.bit_wise_and(pc.add(x, pa.scalar(self.id_salt, u64)), mask)
+        # Each step is invertible modulo 2**40 (xor with a right shift, odd multiplier).
+        x = pc.bit_wise_xor(x, pc.shift_right(x, pa.scalar(19, u64)))
+        x = pc.bit_wise_and(pc.multiply(x, pa.scalar(_ID_MIX, u64)), mask)
+        x = pc.bit_wise_xor(x, pc.shift_right(x, pa.scalar(21, u64)))
+        digits = x.cast(pa.string())
+        return pc.binary_join_element_wise("PT", pc.utf8_lpad(digits, width=13, padding="0"), "")
+
+    def birth_dates(self) -> Any:
+        """Patient index -> birth date, as an Arrow date32 array."""
+        import pyarrow as pa
+
+        days = pa.Array.from_buffers(
+            pa.int32(), len(self.births), [None, pa.py_buffer(self.births)]
+        )
+        return days.cast(pa.date32())
 
     @classmethod
     def build(cls, rng: random.Random, n_providers: int, n_patients: int) -> Population:
@@ -599,8 +625,8 @@ class Population:
             births=births,
             children=children,
             elderly=elderly,
-            id_mult=rng.getrandbits(47) * 2 + 1,
-            id_salt=rng.getrandbits(48),
+            id_mult=rng.getrandbits(39) * 2 + 1,
+            id_salt=rng.getrandbits(40),
         )
 
 
@@ -627,6 +653,7 @@ class _Generator:
         self.rng = rng
         self.provider_table = provider_table  # Arrow: provider index -> the line's columns
         self.width = max(6, len(str(target)))  # digits of line and claim numbers
+        self.birth_dates: Any = None  # Arrow, built at the first flush
         self.random = rng.random
         self.pop = pop
         self.target = target
@@ -955,7 +982,8 @@ class _Generator:
         at = day * 1440 + minute - delay
         return at // 1440, at % 1440
 
-    def gp_mvr(self, p: Provider, day: int, *, opp: bool | None = None) -> None:
+    def gp_mvr(self, p: Provider, day: int) -> None:
+        """A SAS home visit by an opposable provider, within 24 hours of the call."""
         random = self.random
         minute = self.evening() if random() < 0.2 else self.office(day)
         ref_day, ref_minute = self.sas_call(day, minute, 0.5, 23.0)
@@ -967,7 +995,7 @@ class _Generator:
         if with_snp and minute >= 1140:
             lines.append(("SHE", None, 1, self.price("SHE", day)))
         self.emit(p, self.patient(), day, minute, DOM, "SAS", False, False, None, ref_day,
-                  ref_minute, opp, lines)  # fmt: skip
+                  ref_minute, None, lines)  # fmt: skip
 
     def urgent_time(self, day: int, code: str) -> tuple[int, int]:
         """A (day, minute) when `code` (MN, MM or F) applies."""
@@ -1600,11 +1628,11 @@ class _Generator:
         n_claims = len(self.claim_rows)
         first_line = self.lines - n + 1
         first_claim = self.claims - n_claims + 1
+        rows, line_rows = self.claim_rows, self.line_rows
         (prov, patients, days, minutes, settings, regs, treats, urgents, followups, ref_days,
-         ref_minutes, opps) = zip(*self.claim_rows, strict=True)  # fmt: skip
-        codes, mods, quantities, cents = zip(*self.line_rows, strict=True)
+         ref_minutes, opps) = (list(map(itemgetter(i), rows)) for i in range(12))  # fmt: skip
+        codes, mods, quantities, cents = (list(map(itemgetter(i), line_rows)) for i in range(4))
         width = self.width
-        pop = self.pop
 
         def ids(prefix: str, first: int, count: int) -> Any:
             numbers = pa.array(range(first, first + count), pa.int64()).cast(pa.string())
@@ -1614,13 +1642,14 @@ class _Generator:
 
         claim_index = pa.array(self.line_claims, pa.int32())
         providers = self.provider_table.take(pa.array(prov, pa.int32()).take(claim_index))
-        patient_ids = pa.array([pop.patient_id(i) for i in patients], pa.string())
-        births = pa.array([pop.births[i] for i in patients], pa.int32()).cast(pa.date32())
+        patient_index = pa.array(patients, pa.int64())
+        if self.birth_dates is None:
+            self.birth_dates = self.pop.birth_dates()
         claims = pa.table(
             {
                 "claim_id": ids("C", first_claim, n_claims),
-                "patient_id": patient_ids,
-                "patient_birth_date": births,
+                "patient_id": self.pop.patient_ids(patient_index),
+                "patient_birth_date": self.birth_dates.take(patient_index),
                 "service_date": pa.array(days, pa.int32()).cast(pa.date32()),
                 "service_time": _times(pa, minutes),
                 "opposable": pa.array(opps, pa.bool_()),
