@@ -18,13 +18,26 @@ import duckdb
 from sqlglot import exp
 
 from claimlint.checker.readers import EMPTY_REQUIRED, MAPPING_HINT, Rejection
-from claimlint.checker.sql import col, literal, sql_type
+from claimlint.checker.sql import col, literal, sql_type, truth
 from claimlint.dsl.schema import Field, Role, Schema
 from claimlint.dsl.types import Type
 from claimlint.errors import Diagnostic, InputError
 
 DIALECT = "duckdb"
 FILE, ROW = "_file", "_row"
+STAGED, REPEATED = "claimlint_staged", "claimlint_repeated"
+
+
+def _create(con, name: str, query: exp.Expression, kind: str = "TABLE") -> None:
+    """CREATE OR REPLACE TEMPORARY TABLE|VIEW name AS query."""
+    statement = exp.Create(
+        this=exp.to_table(name),
+        kind=kind,
+        expression=query,
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        replace=True,
+    )
+    con.execute(statement.sql(DIALECT))
 
 
 def _text(e: exp.Expression) -> exp.Expression:
@@ -94,8 +107,10 @@ def _converted(field: Field, name: str, source_type: str) -> exp.Expression:
     else:
         value = exp.TryCast(this=col(name, "s"), to=sql_type(field.type))
     if field.allowed is not None and field.type is Type.TEXT:
-        # Accents and case do not matter; the declared spelling is kept.
-        case = exp.Case()
+        # Accents and case do not matter; the declared spelling is kept. Most cells are
+        # spelt as declared: they skip the folding.
+        exact = exp.In(this=value.copy(), expressions=[literal(a) for a in field.allowed])
+        case = exp.Case().when(exact, value.copy())
         folded = exp.Lower(this=exp.func("strip_accents", value))
         for allowed in field.allowed:
             case = case.when(
@@ -209,71 +224,44 @@ def load_parquet(
         exp.alias_(reason, "_reason", quoted=True),
         exp.alias_(column, "_column", quoted=True),
     ).from_(exp.alias_(source, "s", quoted=True))
-    con.execute(
-        exp.Create(
-            this=exp.to_table("claimlint_staged"),
-            kind="TABLE",
-            expression=staged,
-            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-            replace=True,
-        ).sql(DIALECT)
-    )
+    _create(con, STAGED, staged)
     line = schema.by_role(Role.LINE)
-    duplicate = exp.false()
+    # Line ids seen more than once: a small set, found by one aggregation and kept aside.
+    repeated = exp.select(col(line.name) if line else exp.null()).from_(STAGED)
     if line is not None:
-        duplicate = exp.GT(
-            this=exp.Window(this=exp.Count(this=exp.Star()), partition_by=[col(line.name)]),
-            expression=exp.Literal.number(1),
+        repeated = repeated.group_by(col(line.name)).having(
+            exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))
         )
-    flagged = exp.select(exp.Star(), exp.alias_(duplicate, "_duplicate", quoted=True)).from_(
-        "claimlint_staged"
+    else:
+        repeated = repeated.where(exp.false())
+    _create(con, REPEATED, repeated)
+    duplicate = (
+        truth(exp.In(this=col(line.name), query=exp.Subquery(this=exp.select("*").from_(REPEATED))))
+        if line is not None
+        else exp.false()
     )
-    con.execute(
-        exp.Create(
-            this=exp.to_table("claimlint_checked"),
-            kind="TABLE",
-            expression=flagged,
-            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-            replace=True,
-        ).sql(DIALECT)
-    )
-    ok = exp.and_(exp.Is(this=col("_reason"), expression=exp.null()), exp.not_(col("_duplicate")))
-    keep = (
-        exp.select(*(col(f.name) for f in schema.fields), col(FILE), col(ROW))
-        .from_("claimlint_checked")
-        .where(ok)
-    )
-    con.execute(
-        exp.Create(
-            this=exp.to_table(table),
-            kind="TABLE",
-            expression=keep,
-            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-            replace=True,
-        ).sql(DIALECT)
-    )
-    read = con.execute(
-        exp.select(exp.Count(this=exp.Star())).from_("claimlint_checked").sql(DIALECT)
-    ).fetchone()[0]
+    ok = exp.and_(exp.Is(this=col("_reason"), expression=exp.null()), exp.not_(duplicate))
+    # The kept rows are a view over the staged table: the engines read them once.
+    keep = exp.select(*(col(f.name) for f in schema.fields), col(FILE), col(ROW))
+    _create(con, table, keep.from_(STAGED).where(ok), kind="VIEW")
+    read = con.execute(exp.select(exp.Count(this=exp.Star())).from_(STAGED).sql(DIALECT))
+    read = read.fetchone()[0]
     bad = (
         exp.select(
             col(FILE),
             col(ROW),
             col("_column"),
             col("_reason"),
-            col("_duplicate"),
             *(col(line.name) for line in [line] if line is not None),
         )
-        .from_("claimlint_checked")
+        .from_(STAGED)
         .where(exp.not_(ok))
         .order_by(col(FILE), col(ROW))
     )
     rejections = []
-    for file, row, column, reason, duplicate_id, *key in con.execute(bad.sql(DIALECT)).fetchall():
-        if reason is None and duplicate_id:
+    for file, row, column, reason, *key in con.execute(bad.sql(DIALECT)).fetchall():
+        if reason is None:  # a duplicate line id, otherwise valid
             reason = f"identifiant de ligne « {key[0]} » en double"
             column = line.name if line else None
         rejections.append(Rejection(file, int(row), column, None, reason, ()))
-    for name in ("claimlint_staged", "claimlint_checked"):
-        con.execute(exp.Drop(tables=[exp.to_table(name)], kind="TABLE").sql(DIALECT))
     return int(read), rejections

@@ -23,7 +23,7 @@ from claimlint.checker import calendar, sql, tables
 from claimlint.checker.columnar_input import load_parquet
 from claimlint.checker.progress import Progress
 from claimlint.checker.readers import Batch, Rejection
-from claimlint.checker.sql import CHRONO, DAY, ExprCompiler, TableCompiler, col, literal
+from claimlint.checker.sql import CHRONO, DAY, ExprCompiler, TableCompiler, col, literal, truth
 from claimlint.checker.violations import Violation, make_violation, ordered
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Role, Schema
@@ -31,6 +31,7 @@ from claimlint.dsl.types import Type
 
 INPUT = "claimlint_input"
 BASE = "claimlint_base"
+HITS = "claimlint_hits"
 DIALECT = "duckdb"
 
 ARROW_TYPES = {
@@ -72,6 +73,8 @@ class DuckDBEngine:
         self.roles = {role: sql.role_column(rulebook.input, role) for role in Role}
         self.claim_flags = {c: f"_claim_{i}" for i, c in enumerate(sql.claim_conditions(rulebook))}
         self.exprs = ExprCompiler(rulebook, self.claim_flags)
+        # Set by scan(): the hits-table column flagging each line rule and each U/A call.
+        self._flag: dict[tuple, str] = {}
 
     # -- loading
     def load_batch(self, batch: Batch, references: Mapping[str, Batch]) -> None:
@@ -99,18 +102,27 @@ class DuckDBEngine:
             self._load_calendar()
         self.con.execute(self._base().sql(dialect=DIALECT))
 
-    def _uses_calendar(self) -> bool:
+    def _calendar_calls(self) -> list[m.Call]:
         exprs = [e for r in self.rulebook.rules for e in r.expressions()]
         exprs += [d.expr for d in self.rulebook.defines.values()]
-        return any(
-            isinstance(n, m.Call) and n.function in CALENDAR_FUNCTIONS
+        return [
+            n
             for e in exprs
             for n in m.walk(e)
-        )
+            if isinstance(n, m.Call) and n.function in CALENDAR_FUNCTIONS
+        ]
+
+    def _uses_calendar(self) -> bool:
+        return bool(self._calendar_calls())
 
     def _load_calendar(self) -> None:
-        """One row per day over the years of the batch's dates (and a margin)."""
-        date_columns = [f.name for f in self.rulebook.input.fields if f.type is Type.DATE]
+        """One row per day over the years of the dates the calendar functions read (and a
+        margin); every date column when one of their arguments is computed."""
+        args = [a for call in self._calendar_calls() for a in call.args if a.type is Type.DATE]
+        if all(isinstance(a, m.FieldRef) and a.table is None for a in args):
+            date_columns = sorted({a.name for a in args})
+        else:
+            date_columns = [f.name for f in self.rulebook.input.fields if f.type is Type.DATE]
         bounds = exp.select(
             *(exp.func("min", col(c)) for c in date_columns),
             *(exp.func("max", col(c)) for c in date_columns),
@@ -172,15 +184,27 @@ class DuckDBEngine:
             order.append(exp.Ordered(this=col(self.roles[Role.LINE]), nulls_first=False))
         chrono = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=order))
         outer = exp.select(exp.Star(), exp.alias_(chrono, CHRONO, quoted=True)).from_(
-            exp.alias_(exp.Subquery(this=joined), "j", quoted=True)
+            exp.alias_(exp.to_table("j"), "j", quoted=True)
         )
         claim = self.roles[Role.CLAIM]
-        for condition, name in self.claim_flags.items():
-            flag = exp.Window(
-                this=exp.func("bool_or", self.exprs.condition(condition.condition)),
-                partition_by=[col(claim)],
+        if self.claim_flags:
+            # One pass over the claims: every `claim has` condition aggregated per claim.
+            flags = exp.select(col(claim)).from_("j").group_by(col(claim))
+            for condition, name in self.claim_flags.items():
+                flag = exp.func("bool_or", self.exprs.condition(condition.condition))
+                flags = flags.select(exp.alias_(flag, name, quoted=True))
+                outer = outer.select(col(name, "f"))
+            outer = (
+                outer.join(
+                    exp.alias_(exp.to_table("f"), "f", quoted=True),
+                    on=exp.EQ(this=col(claim, "j"), expression=col(claim, "f")),
+                    join_type="left",
+                )
+                .with_("j", as_=joined)
+                .with_("f", as_=flags)
             )
-            outer = outer.select(exp.alias_(flag, name, quoted=True))
+        else:
+            outer = outer.with_("j", as_=joined)
         return exp.Create(
             this=exp.to_table(BASE),
             kind="TABLE",
@@ -251,28 +275,68 @@ class DuckDBEngine:
             group_level=group,
         )
 
+    def _conflict_calls(self, rule: m.Rule) -> list[m.TableCall]:
+        return [
+            call
+            for call in rule.table_calls()
+            if self.rulebook.tables[call.table].hit.policy in (m.HitPolicy.UNIQUE, m.HitPolicy.ANY)
+        ]
+
+    def scan(self, rules: list[m.Rule]) -> None:
+        """One pass over the lines for every line rule and every U/A table call: which
+        rules each line breaks, and where a table breaks; only those lines are kept."""
+        flags: list[exp.Expression] = []
+        self._flag.clear()
+        for i, rule in enumerate(rules):
+            if rule.aggregate is None:
+                self._flag[(rule.id,)] = f"_r{i}"
+                flags.append(exp.alias_(self._applies(rule), f"_r{i}", quoted=True))
+            for j, call in enumerate(self._conflict_calls(rule)):
+                self._flag[(rule.id, j)] = f"_c{i}_{j}"
+                conflict = TableCompiler(self.exprs, call).conflict()
+                flags.append(exp.alias_(truth(conflict), f"_c{i}_{j}", quoted=True))
+        if not flags:
+            flags.append(exp.alias_(exp.false(), "_none", quoted=True))
+        inner = exp.select(col(CHRONO), *flags).from_(BASE)
+        names = [f.alias for f in flags]
+        hits = (
+            exp.select(exp.Star())
+            .from_(exp.alias_(exp.Subquery(this=inner), "h", quoted=True))
+            .where(exp.or_(*(col(n) for n in names)))
+        )
+        self.con.execute(
+            exp.Create(
+                this=exp.to_table(HITS),
+                kind="TABLE",
+                expression=hits,
+                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+                replace=True,
+            ).sql(dialect=DIALECT)
+        )
+
+    def _hit(self, flag: str) -> exp.Expression:
+        """Lines of the base the scan flagged: a semi-join on the small hits table."""
+        flagged = exp.select(col(CHRONO)).from_(HITS).where(col(flag))
+        return exp.In(this=col(CHRONO), query=exp.Subquery(this=flagged))
+
     def _check_conflicts(self, rule: m.Rule) -> None:
         """A broken U or A table is an error on the first line (chronologically) it breaks."""
-        for call in rule.table_calls():
-            table = self.rulebook.tables[call.table]
-            if table.hit.policy not in (m.HitPolicy.UNIQUE, m.HitPolicy.ANY):
-                continue
+        for j, call in enumerate(self._conflict_calls(rule)):
             compiled = TableCompiler(self.exprs, call)
-            query = (
-                exp.select(*compiled.args)
-                .from_(BASE)
-                .where(compiled.conflict())
-                .order_by(col(CHRONO))
-                .limit(1)
-            )
-            found = _run(self.con, query)
+            flag = self._flag.get((rule.id, j))
+            where = self._hit(flag) if flag else compiled.conflict()
+            query = exp.select(*compiled.args).from_(BASE).where(where).order_by(col(CHRONO))
+            found = _run(self.con, query.limit(1))
             if found:
+                table = self.rulebook.tables[call.table]
                 tables.evaluate(table, list(found[0]))  # raises the interpreter's own error
 
     def run_rule(self, rule: m.Rule) -> list[Violation]:
         self._check_conflicts(rule)
         if rule.aggregate is None:
-            query = exp.select(*self._values(rule)).from_(BASE).where(self._applies(rule))
+            flag = self._flag.get((rule.id,))
+            where = self._hit(flag) if flag else self._applies(rule)
+            query = exp.select(*self._values(rule)).from_(BASE).where(where)
             return [self._record(rule, row, {}) for row in _run(self.con, query)]
         return self._run_aggregate(rule)
 
@@ -371,7 +435,9 @@ class DuckDBEngine:
             key=lambda r: r.id,
         )
         found: list[Violation] = []
-        with Progress(self.con, len(rules)) as progress:
+        with Progress(self.con, len(rules) + 1) as progress:
+            progress.step("lecture des lignes")
+            self.scan(rules)
             for rule in rules:
                 progress.step(rule.id)
                 violations = ordered(self.run_rule(rule))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import glob
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +14,7 @@ from claimlint.checker import interpreter
 from claimlint.checker.readers import Batch, Rejection, read_csv, read_jsonl
 from claimlint.checker.violations import Violation
 from claimlint.dsl import model as m
-from claimlint.dsl.schema import Role
+from claimlint.dsl.schema import Role, Schema
 from claimlint.errors import InputError
 
 
@@ -92,7 +92,8 @@ def read_references(rulebook: m.Rulebook, files: Mapping[str, str | Path]) -> di
         ref = rulebook.reference(name)
         if ref is None:
             raise InputError(f"le recueil {rulebook.name} ne déclare pas de table « {name} »")
-        batch = read_csv(path, ref.schema)
+        paths = expand_inputs([path])
+        batch = read_table(ref.schema, paths, input_format(paths))
         if batch.rejected:
             first = batch.rejected[0]
             raise InputError(
@@ -103,11 +104,11 @@ def read_references(rulebook: m.Rulebook, files: Mapping[str, str | Path]) -> di
                     else ""
                 )
             )
-        keys = [row[ref.key] for row in batch.rows]
-        if len(set(keys)) != len(keys):
-            dup = sorted({k for k in keys if keys.count(k) > 1})
+        counts = Counter(row[ref.key] for row in batch.rows)
+        dup = sorted(str(k) for k, n in counts.items() if n > 1)
+        if dup:
             raise InputError(
-                f"{path} : {ref.key} en double dans la table de référence : {', '.join(map(str, dup))}"
+                f"{path} : {ref.key} en double dans la table de référence : {', '.join(dup)}"
             )
         batches[name] = batch
     return batches
@@ -183,25 +184,30 @@ def connect(memory_limit: str | None = None):
         raise InputError(f"configuration DuckDB refusée : {err}") from None
 
 
-def _read_python(rulebook: m.Rulebook, paths: Sequence[Path], fmt: str, mapping, memory_limit):
+def read_table(
+    schema: Schema,
+    paths: Sequence[Path],
+    fmt: str,
+    mapping: Mapping[str, str] | None = None,
+    memory_limit: str | None = None,
+) -> Batch:
+    """Typed rows in Python, whatever the format (Parquet goes through DuckDB's validation)."""
     if fmt == "csv":
-        return _merge([read_csv(p, rulebook.input, mapping) for p in paths])
+        return _merge([read_csv(p, schema, mapping) for p in paths])
     if fmt == "jsonl":
-        return _merge([read_jsonl(p, rulebook.input, mapping) for p in paths])
+        return _merge([read_jsonl(p, schema, mapping) for p in paths])
     from claimlint.checker.columnar_input import load_parquet
 
     con = connect(memory_limit)
-    read, rejected = load_parquet(
-        con, [str(p) for p in paths], rulebook.input, "claimlint_rows", mapping
-    )
-    names = [f.name for f in rulebook.input.fields]
+    read, rejected = load_parquet(con, [str(p) for p in paths], schema, "claimlint_rows", mapping)
+    names = [f.name for f in schema.fields]
     cursor = con.execute('SELECT * FROM "claimlint_rows"')
     rows, lines = [], []
     for record in cursor.fetchall():
         rows.append(dict(zip(names, record[: len(names)], strict=True)))
         lines.append(int(record[-1]))
     return Batch(
-        rulebook.input, ", ".join(map(str, paths)), tuple(rows), tuple(lines), tuple(rejected), read
+        schema, ", ".join(map(str, paths)), tuple(rows), tuple(lines), tuple(rejected), read
     )
 
 
@@ -235,12 +241,12 @@ def check_files(
         if fmt == "parquet":
             read, rejected = engine_.load_parquet([str(p) for p in paths], refs, mapping)
         else:
-            batch = _read_python(rulebook, paths, fmt, mapping, memory_limit)
+            batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit)
             engine_.load_batch(batch, refs)
             read, rejected = batch.read, list(batch.rejected)
         violations = engine_.run_all(sink=sink)
     else:
-        batch = _read_python(rulebook, paths, fmt, mapping, memory_limit)
+        batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit)
         read, rejected = batch.read, list(batch.rejected)
         violations = interpreter.check(rulebook, batch, refs, sink=sink)
     return CheckRun(
