@@ -268,3 +268,105 @@ def generate(n_lines: int, seed: int, out: str, providers: str | None) -> None:
         where = err.filename or out
         raise ClaimlintError(f"{where} : écriture impossible ({err.strerror or err})") from None
     click.echo(report.render())
+
+
+@main.command("fmt")
+@click.argument("specs", metavar="RULEBOOK…", nargs=-1, required=True)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Ne modifie rien : liste les fichiers à reformater (code 1 s'il y en a).",
+)
+@click.option(
+    "--diff",
+    "show_diff",
+    is_flag=True,
+    help="Ne modifie rien : affiche les différences (diff unifié ; code 1 s'il y en a).",
+)
+@_user_errors
+def fmt_command(specs: tuple[str, ...], check: bool, show_diff: bool) -> None:
+    """Met des fichiers de règles en forme canonique : tables alignées, commentaires gardés.
+
+    RULEBOOK est un fichier .rules, un dossier (tous ses fichiers .rules) ou un recueil livré.
+    Sans option, réécrit les fichiers qui changent. Une erreur de syntaxe ne modifie rien.
+    """
+    import difflib
+
+    from claimlint.dsl.formatter import format_text
+
+    files = _rulebook_files(specs)
+    # Every file is formatted before any is written: a syntax error leaves them all as they were.
+    changed = []
+    for path in files:
+        text = _read_rules(path)
+        result = format_text(text, str(path))
+        if result != text:
+            changed.append((path, text, result))
+    unchanged = len(files) - len(changed)
+    if check or show_diff:
+        for path, text, result in changed:
+            if show_diff:
+                sys.stdout.writelines(
+                    difflib.unified_diff(
+                        text.splitlines(keepends=True),
+                        result.splitlines(keepends=True),
+                        str(path),
+                        str(path),
+                    )
+                )
+            if check:
+                click.echo(f"à reformater : {path}")
+        click.echo(
+            f"{len(changed)} fichier(s) à reformater, {unchanged} déjà conformes",
+            err=show_diff and not check,  # a bare --diff prints a patch, nothing else
+        )
+        sys.exit(EXIT_VIOLATIONS if changed else EXIT_OK)
+    for path, _, result in changed:
+        _replace_file(path, result)
+        click.echo(f"reformaté : {path}")
+    click.echo(f"{len(changed)} fichier(s) reformaté(s), {unchanged} déjà conformes")
+
+
+def _rulebook_files(specs: tuple[str, ...]) -> list[Any]:
+    """The .rules files named by each spec (file, folder, shipped name), each once, in order."""
+    from claimlint.dsl.loader import locate
+
+    files, seen = [], set()
+    for spec in specs:
+        for path in locate(spec)[1]:
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                files.append(path)
+    return files
+
+
+def _read_rules(path: Any) -> str:
+    from claimlint.errors import RulebookError
+
+    try:
+        return path.read_bytes().decode("utf-8")  # as is: "\r\n" is for fmt to mend
+    except UnicodeDecodeError as err:
+        raise RulebookError(f"{path} : le fichier n'est pas en UTF-8 ({err.reason})") from None
+    except OSError as err:
+        raise RulebookError(f"{path} : lecture impossible ({err.strerror})") from None
+
+
+def _replace_file(path: Any, text: str) -> None:
+    """Write beside the file, then rename over it: a reader sees the old text or the new."""
+    import os
+    import stat
+    import tempfile
+
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+                out.write(text)
+            os.chmod(temp, stat.S_IMODE(path.stat().st_mode))
+            os.replace(temp, path)
+        except BaseException:
+            if os.path.exists(temp):
+                os.unlink(temp)
+            raise
+    except OSError as err:
+        raise ClaimlintError(f"{path} : écriture impossible ({err.strerror or err})") from None

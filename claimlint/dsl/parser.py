@@ -6,6 +6,7 @@ source line, a caret and, when the mistake is a known one, a hint in French.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import functools
 import hashlib
@@ -28,14 +29,32 @@ def _grammar_text() -> str:
     return _GRAMMAR.joinpath("rules.lark").read_text("utf-8")
 
 
-def _build(grammar: str) -> lark.Lark:
+def _build(grammar: str, **options) -> lark.Lark:
     return lark.Lark(
         grammar,
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
         start=["start", "cell_tests", "cell_output"],
+        **options,
     )
+
+
+# Comments are %ignore'd: the tree never sees them. The lexer hands each one to
+# `_keep_comment`, which keeps it while `parse_with_comments` is reading a file.
+_COMMENTS: contextvars.ContextVar[list[Token] | None] = contextvars.ContextVar(
+    "claimlint_comments", default=None
+)
+
+
+def _keep_comment(token: Token) -> Token:
+    kept = _COMMENTS.get()
+    if kept is not None:
+        kept.append(token)
+    return token
+
+
+_CALLBACKS = {"COMMENT": _keep_comment}
 
 
 def _digest(grammar: str) -> str:
@@ -94,15 +113,37 @@ def _lark() -> lark.Lark:
     except (OSError, ValueError):
         stored = None
     if stored is None or stored.get("grammar_sha256") != _digest(grammar):
-        return _build(grammar)
+        return _build(grammar, lexer_callbacks=_CALLBACKS)
     tables = {"data": _from_json(stored["data"]), "memo": _from_json(stored["memo"])}
-    return lark.Lark.__new__(lark.Lark)._load(tables)
+    return lark.Lark.__new__(lark.Lark)._load(tables, lexer_callbacks=_CALLBACKS)
 
 
 def parse(text: str, path: str = "<texte>") -> s.SourceFile:
     """Parse one rulebook file. Raises RulebookError on the first syntax error."""
+    return _parse(text, path, None)
+
+
+def parse_with_comments(
+    text: str, path: str = "<texte>"
+) -> tuple[s.SourceFile, tuple[s.Comment, ...]]:
+    """Parse one rulebook file and keep its comments, in order (for `claimlint fmt`)."""
+    kept: list[Token] = []
+    source = _parse(text, path, kept)
+    return source, tuple(s.Comment(str(t).rstrip(), _pos(path, t)) for t in kept)
+
+
+def _parse_tree(text: str, comments: list[Token] | None) -> lark.Tree:
+    """The file's parse tree; its comments go to `comments` (the cells' own never do)."""
+    collecting = _COMMENTS.set(comments)
     try:
-        tree = _lark().parse(text, start="start")
+        return _lark().parse(text, start="start")
+    finally:
+        _COMMENTS.reset(collecting)
+
+
+def _parse(text: str, path: str, comments: list[Token] | None) -> s.SourceFile:
+    try:
+        tree = _parse_tree(text, comments)
     except lark.UnexpectedInput as err:
         raise RulebookError(_diagnostic(err, text, path)) from None
     try:

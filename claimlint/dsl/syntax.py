@@ -375,3 +375,12 @@ class SourceFile:
     path: str
     text: str
     decls: tuple[Decl, ...]
+
+
+@attrs.frozen
+class Comment:
+    """A `# …` comment. The grammar ignores comments: they are not in the tree, and only
+    `claimlint fmt` keeps them (see parser.parse_with_comments)."""
+
+    text: str  # from the `#`, trailing spaces removed
+    pos: Position
