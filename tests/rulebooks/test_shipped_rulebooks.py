@@ -33,3 +33,14 @@ def test_every_rule_has_an_example_that_fires_and_one_that_stays_silent(name):
         assert any(r.silent_lines(rule.id) for r in covering), (
             f"{rule.id} : aucun exemple ne la laisse muette"
         )
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_rulebooks_are_in_canonical_layout(name):
+    from claimlint.dsl.formatter import format_text
+    from claimlint.dsl.loader import locate
+
+    _, files = locate(name)
+    for path in files:
+        text = path.read_text("utf-8")
+        assert format_text(text, str(path)) == text, f"claimlint fmt {path}"
