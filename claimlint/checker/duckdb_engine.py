@@ -177,15 +177,9 @@ class DuckDBEngine:
                 join_type="left",
             )
         joined = joined.select(exp.alias_(self._day_expr(), DAY, quoted=True))
-        order = [exp.Ordered(this=col(DAY), nulls_first=False)]
-        if self.roles[Role.TIME]:
-            order.append(exp.Ordered(this=col(self.roles[Role.TIME]), nulls_first=False))
-        if self.roles[Role.LINE]:
-            order.append(exp.Ordered(this=col(self.roles[Role.LINE]), nulls_first=False))
-        chrono = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=order))
-        outer = exp.select(exp.Star(), exp.alias_(chrono, CHRONO, quoted=True)).from_(
-            exp.alias_(exp.to_table("j"), "j", quoted=True)
-        )
+        outer = exp.select(exp.Star()).from_(exp.alias_(exp.to_table("j"), "j", quoted=True))
+        if not self.roles[Role.LINE]:  # no line id: the input order tells lines apart
+            outer = outer.select(exp.alias_(exp.Window(this=exp.RowNumber()), CHRONO, quoted=True))
         claim = self.roles[Role.CLAIM]
         if self.claim_flags:
             # One pass over the claims: every `claim has` condition aggregated per claim.
@@ -211,6 +205,19 @@ class DuckDBEngine:
             expression=outer,
             properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
         )
+
+    @property
+    def key(self) -> str:
+        """The column that tells lines apart: the line id, else the input position."""
+        return self.roles[Role.LINE] or CHRONO
+
+    def _chronological(self) -> list[exp.Ordered]:
+        """Date, time with missing last, line (DESIGN.md's chronological order)."""
+        order = [exp.Ordered(this=col(DAY), nulls_first=False)]
+        if self.roles[Role.TIME]:
+            order.append(exp.Ordered(this=col(self.roles[Role.TIME]), nulls_first=False))
+        order.append(exp.Ordered(this=col(self.key), nulls_first=False))
+        return order
 
     def _day_expr(self) -> exp.Expression:
         if self.roles[Role.DATE]:
@@ -297,7 +304,7 @@ class DuckDBEngine:
                 flags.append(exp.alias_(truth(conflict), f"_c{i}_{j}", quoted=True))
         if not flags:
             flags.append(exp.alias_(exp.false(), "_none", quoted=True))
-        inner = exp.select(col(CHRONO), *flags).from_(BASE)
+        inner = exp.select(col(self.key), *flags).from_(BASE)
         names = [f.alias for f in flags]
         hits = (
             exp.select(exp.Star())
@@ -316,8 +323,8 @@ class DuckDBEngine:
 
     def _hit(self, flag: str) -> exp.Expression:
         """Lines of the base the scan flagged: a semi-join on the small hits table."""
-        flagged = exp.select(col(CHRONO)).from_(HITS).where(col(flag))
-        return exp.In(this=col(CHRONO), query=exp.Subquery(this=flagged))
+        flagged = exp.select(col(self.key)).from_(HITS).where(col(flag))
+        return exp.In(this=col(self.key), query=exp.Subquery(this=flagged))
 
     def _check_conflicts(self, rule: m.Rule) -> None:
         """A broken U or A table is an error on the first line (chronologically) it breaks."""
@@ -325,7 +332,8 @@ class DuckDBEngine:
             compiled = TableCompiler(self.exprs, call)
             flag = self._flag.get((rule.id, j))
             where = self._hit(flag) if flag else compiled.conflict()
-            query = exp.select(*compiled.args).from_(BASE).where(where).order_by(col(CHRONO))
+            query = exp.select(*compiled.args).from_(BASE).where(where)
+            query = query.order_by(*self._chronological())
             found = _run(self.con, query.limit(1))
             if found:
                 table = self.rulebook.tables[call.table]
@@ -362,13 +370,22 @@ class DuckDBEngine:
         group = [col(k) for k in keys]
 
         def window(
-            fn: exp.Expression, order: bool = False, extra: list | None = None
+            fn: exp.Expression, order: bool = False, extra: list | None = None, spec=None
         ) -> exp.Window:
             return exp.Window(
                 this=fn,
                 partition_by=[g.copy() for g in group] + (extra or []),
-                order=exp.Order(expressions=[exp.Ordered(this=col(CHRONO))]) if order else None,
+                order=exp.Order(expressions=self._chronological()) if order else None,
+                spec=spec,
             )
+
+        whole = exp.WindowSpec(
+            kind="ROWS",
+            start="UNBOUNDED",
+            start_side="PRECEDING",
+            end="UNBOUNDED",
+            end_side="FOLLOWING",
+        )
 
         counted_int = (
             exp.Case().when(col("_counted"), exp.Literal.number(1)).else_(exp.Literal.number(0))
@@ -377,17 +394,17 @@ class DuckDBEngine:
             exp.Star(),
             exp.alias_(window(exp.Count(this=exp.Star())), "_total", quoted=True),
             exp.alias_(window(exp.Sum(this=counted_int)), "_count", quoted=True),
-            exp.alias_(window(exp.Min(this=col(CHRONO))), "_first", quoted=True),
             exp.alias_(
                 window(exp.RowNumber(), order=True, extra=[col("_counted")]), "_rank", quoted=True
             ),
+            # The cap is read on the group's first line in chronological order.
+            exp.alias_(
+                window(exp.FirstValue(this=col("_cap_line")), order=True, spec=whole),
+                "_cap",
+                quoted=True,
+            ),
         ).from_(exp.alias_(exp.Subquery(this=pop), "p", quoted=True))
-        first_cap = exp.Case().when(
-            exp.EQ(this=col(CHRONO), expression=col("_first")), col("_cap_line")
-        )
-        capped = exp.select(
-            exp.Star(), exp.alias_(window(exp.Max(this=first_cap)), "_cap", quoted=True)
-        ).from_(exp.alias_(exp.Subquery(this=ranked), "r", quoted=True))
+        capped = ranked
         if agg.cap is None:
             flagged = exp.EQ(this=col("_rank"), expression=exp.Literal.number(1))
         else:
