@@ -254,8 +254,18 @@ def dmn_test(model: str, cases: str) -> None:
     type=click.Path(dir_okay=False),
     help="Référentiel des médecins (par défaut <nom>-providers.<ext> à côté de --out).",
 )
+@click.option(
+    "--violation-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Multiplie les taux d'injection par facture (un petit lot de démonstration où "
+    "chaque règle se déclenche).",
+)
 @_user_errors
-def generate(n_lines: int, seed: int, out: str, providers: str | None) -> None:
+def generate(
+    n_lines: int, seed: int, out: str, providers: str | None, violation_scale: float
+) -> None:
     """Génère un lot réaliste de lignes de facturation avec des violations injectées à des
     taux documentés ; même graine, mêmes octets."""
     from pathlib import Path
@@ -263,7 +273,13 @@ def generate(n_lines: int, seed: int, out: str, providers: str | None) -> None:
     from claimlint.generate import generate as generate_batch
 
     try:
-        report = generate_batch(n_lines, seed, Path(out), Path(providers) if providers else None)
+        report = generate_batch(
+            n_lines,
+            seed,
+            Path(out),
+            Path(providers) if providers else None,
+            violation_scale=violation_scale,
+        )
     except OSError as err:
         where = err.filename or out
         raise ClaimlintError(f"{where} : écriture impossible ({err.strerror or err})") from None

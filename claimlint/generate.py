@@ -648,9 +648,15 @@ class _Generator:
     """Claims into column lists; `flush` hands a chunk to the sink as an Arrow table."""
 
     def __init__(
-        self, rng: random.Random, pop: Population, target: int, provider_table: Any
+        self,
+        rng: random.Random,
+        pop: Population,
+        target: int,
+        provider_table: Any,
+        violation_scale: float = 1.0,
     ) -> None:
         self.rng = rng
+        self.scale = violation_scale  # multiplies every claim-level injection rate
         self.provider_table = provider_table  # Arrow: provider index -> the line's columns
         self.width = max(6, len(str(target)))  # digits of line and claim numbers
         self.birth_dates: Any = None  # Arrow, built at the first flush
@@ -872,8 +878,8 @@ class _Generator:
             self.filler()
             return
         u = self.random()
-        if u < INJECT_TOTAL:
-            i = bisect.bisect(_INJECT_CUMULATIVE, u)
+        if u < INJECT_TOTAL * self.scale:
+            i = bisect.bisect(_INJECT_CUMULATIVE, u / self.scale)
             flagged = self.handlers[i]()
             if flagged:
                 rule = _CLAIM_INJECTIONS[i].rule
@@ -1861,6 +1867,7 @@ def generate(
     providers_out: Path | None = None,
     *,
     chunk_lines: int = CHUNK_LINES,
+    violation_scale: float = 1.0,
 ) -> GenerationReport:
     """Write `lines` claim lines to `out` and the provider reference table to `providers_out`
     (default `<stem>-providers.<ext>` beside `out`), CSV or Parquet by extension.
@@ -1893,7 +1900,12 @@ def generate(
             "provider_option": reference["provider_option"],
         }
     )
-    gen = _Generator(rng, pop, lines, line_columns)
+    if not 0 < violation_scale * INJECT_TOTAL <= 1:
+        raise ClaimlintError(
+            f"--violation-scale {violation_scale} : le taux total d'injection doit rester "
+            f"entre 0 et 100 % (au plus {1 / INJECT_TOTAL:.0f})"
+        )
+    gen = _Generator(rng, pop, lines, line_columns, violation_scale)
 
     with _atomic(out) as tmp_out, _atomic(providers_out) as tmp_providers:
         sink = claims_sink(tmp_out, claims_schema())
@@ -1920,4 +1932,8 @@ def generate(
         out=out,
         providers_out=providers_out,
         injected={rule: gen.injected[rule] for rule in RULES if rule in gen.injected},
+        rates=tuple(
+            attrs.evolve(r, rate=r.rate * violation_scale) if r.unit == "claims" else r
+            for r in INJECTIONS
+        ),
     )

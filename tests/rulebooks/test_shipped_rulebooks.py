@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from claimlint.checker.examples import run_all
@@ -44,3 +46,17 @@ def test_shipped_rulebooks_are_in_canonical_layout(name):
     for path in files:
         text = path.read_text("utf-8")
         assert format_text(text, str(path)) == text, f"claimlint fmt {path}"
+
+
+def test_the_audit_sample_makes_every_convention_rule_fire():
+    from claimlint.checker.run import check_files
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    rulebook = load("convention-2024")
+    run = check_files(
+        rulebook,
+        [examples / "audit-2024-2026.csv"],
+        {"provider": examples / "audit-2024-2026-providers.csv"},
+    )
+    assert run.read == run.checked == 900
+    assert {v.rule for v in run.violations} == {r.id for r in rulebook.rules}
