@@ -51,6 +51,11 @@ def _holidays_in(year: int) -> Mapping[date, str]:
     return MappingProxyType(dict(holidays.France(years=year, language="fr")))
 
 
+def public_holidays(first_year: int, last_year: int) -> list[date]:
+    """Every French public holiday of the years, in order (for SQL engines' holiday table)."""
+    return sorted(d for year in range(first_year, last_year + 1) for d in _holidays_in(year))
+
+
 def is_public_holiday(d: date) -> bool:
     """Tell whether ``d`` is a French public holiday (metropolitan France)."""
     return d in _holidays_in(d.year)
@@ -143,11 +148,13 @@ def is_bridge_day(d: date) -> bool:
     Thursday is a holiday (the Friday and Saturday after a Thursday holiday go together)."""
     weekday = d.weekday()
     if weekday == _MONDAY:
-        return is_public_holiday(d + _ONE_DAY)
+        return d < date.max and is_public_holiday(d + _ONE_DAY)
     if weekday == _FRIDAY:
-        return is_public_holiday(d - _ONE_DAY)
+        return d > date.min and is_public_holiday(d - _ONE_DAY)
     if weekday == _SATURDAY:
-        return is_public_holiday(d - _ONE_DAY) or is_public_holiday(d - 2 * _ONE_DAY)
+        return d > date.min and (
+            is_public_holiday(d - _ONE_DAY) or is_public_holiday(d - 2 * _ONE_DAY)
+        )
     return False
 
 

@@ -20,7 +20,7 @@ from sqlglot import exp
 from claimlint.checker.readers import EMPTY_REQUIRED, MAPPING_HINT, Rejection
 from claimlint.checker.sql import col, literal, sql_type, truth
 from claimlint.dsl.schema import Field, Role, Schema
-from claimlint.dsl.types import Type
+from claimlint.dsl.types import DIGITS, PLACES, Type
 from claimlint.errors import Diagnostic, InputError
 
 DIALECT = "duckdb"
@@ -140,6 +140,27 @@ def _reason(field: Field, name: str, typed_value: exp.Expression, typed: bool) -
             ),
             expression=exp.Literal.string(" »"),
         )
+    if field.type in PLACES:
+        # The readers' capacity (dsl.types): what DECIMAL(18, places) holds exactly.
+        places = PLACES[field.type]
+        whole = DIGITS - places
+        mark = r"\." if typed else "[.,]"
+        fraction = (
+            f"[0-9]{{1,{places}}}"
+            if field.type is Type.MONEY and not typed
+            else (f"[0-9]{{0,{places}}}0*")
+        )
+        pattern = f"[+-]?0*[0-9]{{1,{whole}}}({mark}{fraction})?"
+        fits = exp.RegexpFullMatch(this=_trimmed(name), expression=exp.Literal.string(pattern))
+        too_big = exp.DPipe(
+            this=exp.DPipe(
+                this=exp.Literal.string(f"{field.type.french} invalide « "), expression=shown.copy()
+            ),
+            expression=exp.Literal.string(
+                f" » ({places} décimales et {whole} chiffres avant la virgule au plus)"
+            ),
+        )
+        case = case.when(exp.and_(exp.not_(empty.copy()), exp.not_(truth(fits))), too_big)
     bad = exp.and_(exp.not_(empty.copy()), exp.Is(this=typed_value, expression=exp.null()))
     return case.when(bad, invalid)
 

@@ -37,7 +37,7 @@ DIALECT = "duckdb"
 ARROW_TYPES = {
     Type.TEXT: pa.string(),
     Type.INTEGER: pa.int64(),
-    Type.DECIMAL: pa.decimal128(38, 10),
+    Type.DECIMAL: pa.decimal128(18, 6),
     Type.MONEY: pa.decimal128(18, 2),
     Type.DATE: pa.date32(),
     Type.TIME: pa.time64("us"),
@@ -116,8 +116,8 @@ class DuckDBEngine:
         return bool(self._calendar_calls())
 
     def _load_calendar(self) -> None:
-        """One row per day over the years of the dates the calendar functions read (and a
-        margin); every date column when one of their arguments is computed."""
+        """The French public holidays over the years of the dates the calendar functions
+        read; every date column's years when one of their arguments is computed."""
         args = [a for call in self._calendar_calls() for a in call.args if a.type is Type.DATE]
         if all(isinstance(a, m.FieldRef) and a.table is None for a in args):
             date_columns = sorted({a.name for a in args})
@@ -128,31 +128,12 @@ class DuckDBEngine:
             *(exp.func("max", col(c)) for c in date_columns),
         ).from_(INPUT)
         found = [d for d in _run(self.con, bounds)[0] if d is not None]
-        first = min((d.year for d in found), default=dt.date.today().year) - 1
-        last = max((d.year for d in found), default=dt.date.today().year) + 1
-        days, holiday, bridge, working = [], [], [], []
-        count = 0
-        day = dt.date(max(first, 1), 1, 1)
-        end = dt.date(min(last, 9999), 12, 31)
-        while day <= end:
-            count += calendar.is_working_day(day)
-            days.append(day)
-            holiday.append(calendar.is_public_holiday(day))
-            bridge.append(calendar.is_bridge_day(day))
-            working.append(count)
-            day += dt.timedelta(days=1)
-        table = pa.table(
-            {"d": days, "holiday": holiday, "bridge": bridge, "working_days": working},
-            schema=pa.schema(
-                [
-                    ("d", pa.date32()),
-                    ("holiday", pa.bool_()),
-                    ("bridge", pa.bool_()),
-                    ("working_days", pa.int64()),
-                ]
-            ),
-        )
-        self.con.register(sql.CALENDAR, table)
+        # Holidays of the years the dates span, a year either side for bridge days.
+        first = max(min((d.year for d in found), default=dt.date.today().year) - 1, 1)
+        last = min(max((d.year for d in found), default=dt.date.today().year) + 1, 9999)
+        holidays = calendar.public_holidays(first, last)
+        table = pa.table({"d": holidays}, schema=pa.schema([("d", pa.date32())]))
+        self.con.register(sql.HOLIDAYS, table)
 
     def _base(self) -> exp.Expression:
         """CREATE TEMP TABLE base: lines joined to references, dated, ranked, claim flags."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -10,12 +11,16 @@ from claimlint.checker import calendar
 
 
 def _minutes_between(d1: dt.date, t1: dt.time, d2: dt.date, t2: dt.time) -> int:
+    """Whole minutes elapsed, rounded down (seconds count: 10:00:30 to 10:01 is 0)."""
     delta = dt.datetime.combine(d2, t2) - dt.datetime.combine(d1, t1)
     return int(delta.total_seconds() // 60)
 
 
+WORD_SEPARATORS = r"[ \t\n\r\f\v]+"  # ASCII white space only, as SQL engines split
+
+
 def _has_word(text: str, word: str) -> bool:
-    return word in text.split()
+    return word in re.split(WORD_SEPARATORS, text)
 
 
 # Every function but coalesce is missing when one of its arguments is missing.

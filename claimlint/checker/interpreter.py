@@ -233,7 +233,7 @@ class Roles:
         """The date that decides effective periods: the line's date, or 1 January of its year."""
         if self.date:
             return row[self.date]
-        if self.year and row[self.year] is not None:
+        if self.year and row[self.year] is not None and dt.MINYEAR <= row[self.year] <= dt.MAXYEAR:
             return dt.date(row[self.year], 1, 1)
         return None
 

@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from claimlint.dsl.schema import Field, Role, Schema
-from claimlint.dsl.types import Type
+from claimlint.dsl.types import DIGITS, INTEGER_MAX, INTEGER_MIN, PLACES, Type
 from claimlint.errors import Diagnostic, InputError, Position
 
 EMPTY_REQUIRED = "champ obligatoire vide"
@@ -492,7 +492,10 @@ def _bad_number(kind: Type, text: str) -> ValueError:
 
 def _integer(text: str) -> int:
     if (text.isascii() and text.isdigit()) or _INTEGER.fullmatch(text):
-        return int(text)
+        value = int(text)
+        if INTEGER_MIN <= value <= INTEGER_MAX:
+            return value
+        raise ValueError(f"entier invalide « {_show(text)} » (trop grand)")
     raise _bad_number(Type.INTEGER, text)
 
 
@@ -510,6 +513,7 @@ def _number_converter(kind: Type, decimal_comma: bool) -> Callable[[str], Decima
     foreign = "." if decimal_comma else ","
     mark_name = "point décimal" if decimal_comma else "virgule décimale"
     money = kind is Type.MONEY
+    places = PLACES[kind]
 
     def convert(text: str) -> Decimal:
         match = _NUMBER.fullmatch(text)
@@ -520,8 +524,12 @@ def _number_converter(kind: Type, decimal_comma: bool) -> Callable[[str], Decima
             raise ValueError(
                 f"{word} ambigu « {_show(text)} » ({mark_name} ou séparateur de milliers ?)"
             )
-        if money and fraction is not None and len(fraction) > 2:
-            raise ValueError(f"{word} invalide « {_show(text)} » (2 décimales au plus)")
+        # Money is written with at most two decimals; a decimal may pad with zeros.
+        written = fraction if money or fraction is None else fraction.rstrip("0")
+        if fraction is not None and len(written) > places:
+            raise ValueError(f"{word} invalide « {_show(text)} » ({places} décimales au plus)")
+        if len(whole.lstrip("0")) > DIGITS - places:
+            raise ValueError(f"{word} invalide « {_show(text)} » (trop grand)")
         value = Decimal(f"{sign}{whole}.{fraction}" if mark else f"{sign}{whole}")
         if money:
             try:

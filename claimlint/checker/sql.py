@@ -8,8 +8,8 @@ The SQL mirrors the interpreter's semantics exactly:
 - `claim has (c)` is a window `BOOL_OR(c) OVER (PARTITION BY claim)` computed once per line;
 - decision tables become CASE expressions built from their rows (U, A and F take the first
   match, P the first in priority order, C+ C< C> C# aggregate the matches);
-- calendar functions read a calendar table (one row per day: holiday, bridge day, running
-  count of working days) computed by checker/calendar.py, the same code the interpreter uses.
+- calendar functions do the interpreter's arithmetic (weekdays counted from 0001-01-01)
+  over a table of French public holidays computed by checker/calendar.py.
 
 Rulebook values reach SQL only as sqlglot literals; column names only as quoted identifiers.
 """
@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from claimlint.checker.functions import WORD_SEPARATORS
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Role, Schema
 from claimlint.dsl.types import Type
@@ -29,14 +30,14 @@ from claimlint.dsl.types import Type
 SQL_TYPES = {
     Type.TEXT: "VARCHAR",
     Type.INTEGER: "BIGINT",
-    Type.DECIMAL: "DECIMAL(18, 6)",
+    Type.DECIMAL: "DECIMAL(18, 6)",  # dsl.types.PLACES: what the readers admit
     Type.MONEY: "DECIMAL(18, 2)",
     Type.DATE: "DATE",
     Type.TIME: "TIME",
     Type.BOOLEAN: "BOOLEAN",
 }
 
-CALENDAR = "claimlint_calendar"
+HOLIDAYS = "claimlint_holidays"
 DAY = "_day"
 CHRONO = "_chrono"
 FALSE = exp.false()
@@ -213,13 +214,33 @@ class ExprCompiler:
         return exp.Anonymous(this="date_diff", expressions=[exp.Literal.string("day"), a, b])
 
     def _fn_minutes_between(self, d1, t1, d2, t2):
-        return exp.Anonymous(
+        """Whole minutes, rounded down like the interpreter: seconds elapsed, floor-divided."""
+        seconds = exp.Anonymous(
             this="date_diff",
             expressions=[
-                exp.Literal.string("minute"),
+                exp.Literal.string("second"),
                 exp.Add(this=d1, expression=t1),
                 exp.Add(this=d2, expression=t2),
             ],
+        )
+        sixty = exp.Literal.number(60)
+        negative = exp.Neg(
+            this=exp.Paren(
+                this=exp.IntDiv(
+                    this=exp.Paren(
+                        this=exp.Sub(this=exp.Literal.number(59), expression=seconds.copy())
+                    ),
+                    expression=sixty.copy(),
+                )
+            )
+        )
+        return (
+            exp.Case()
+            .when(
+                exp.GTE(this=seconds.copy(), expression=exp.Literal.number(0)),
+                exp.Paren(this=exp.IntDiv(this=seconds, expression=sixty)),
+            )
+            .else_(negative)
         )
 
     def _fn_age(self, birth, on):
@@ -263,23 +284,88 @@ class ExprCompiler:
             .else_(exp.Sub(this=years, expression=before))
         )
 
-    def _calendar(self, column: str, day: exp.Expression) -> exp.Expression:
-        query = (
-            exp.select(col(column, "cal"))
-            .from_(exp.alias_(exp.to_table(CALENDAR), "cal", quoted=True))
-            .where(exp.EQ(this=col("d", "cal"), expression=day))
+    # -- calendar: the same arithmetic as checker/calendar.py over a table of holidays
+    def _holiday(self, day: exp.Expression) -> exp.Expression:
+        holidays = exp.select(col("d")).from_(HOLIDAYS)
+        return truth(exp.In(this=day, query=exp.Subquery(this=holidays)))
+
+    def _shifted(self, day: exp.Expression, days: int) -> exp.Expression:
+        return exp.cast(
+            exp.Add(
+                this=day.copy(),
+                expression=exp.Interval(
+                    this=exp.Literal.string(str(days)), unit=exp.Var(this="DAY")
+                ),
+            ),
+            "DATE",
         )
-        return exp.Subquery(this=query)
+
+    def _weekdays_through(self, day: exp.Expression) -> exp.Expression:
+        """Monday-Friday count from 0001-01-01 (the ordinal's weeks and remainder)."""
+        # sqlglot prints the tree as built: every operation is parenthesised explicitly.
+        ordinal = exp.Paren(
+            this=exp.Add(
+                this=exp.Anonymous(
+                    this="date_diff",
+                    expressions=[exp.Literal.string("day"), literal(dt.date(1, 1, 1)), day],
+                ),
+                expression=exp.Literal.number(1),
+            )
+        )
+        weeks = exp.Paren(this=exp.IntDiv(this=ordinal, expression=exp.Literal.number(7)))
+        rest = exp.Paren(this=exp.Mod(this=ordinal.copy(), expression=exp.Literal.number(7)))
+        return exp.Paren(
+            this=exp.Add(
+                this=exp.Paren(this=exp.Mul(this=exp.Literal.number(5), expression=weeks)),
+                expression=exp.Anonymous(this="least", expressions=[rest, exp.Literal.number(5)]),
+            )
+        )
 
     def _fn_is_public_holiday(self, d):
-        return truth(self._calendar("holiday", d))
+        return self._holiday(d)
 
     def _fn_working_days_between(self, a, b):
+        """Working days in (a, b]: weekdays counted arithmetically, weekday holidays removed."""
+        on_weekdays = (
+            exp.select(exp.Count(this=exp.Star()))
+            .from_(exp.alias_(exp.to_table(HOLIDAYS), "h", quoted=True))
+            .where(
+                exp.and_(
+                    exp.GT(this=col("d", "h"), expression=a.copy()),
+                    exp.LTE(this=col("d", "h"), expression=b.copy()),
+                    exp.LTE(
+                        this=exp.Anonymous(this="isodow", expressions=[col("d", "h")]),
+                        expression=exp.Literal.number(5),
+                    ),
+                )
+            )
+        )
         count = exp.Sub(
-            this=self._calendar("working_days", b.copy()),
-            expression=self._calendar("working_days", a.copy()),
+            this=exp.Paren(
+                this=exp.Sub(
+                    this=self._weekdays_through(b.copy()),
+                    expression=self._weekdays_through(a.copy()),
+                )
+            ),
+            expression=exp.Subquery(this=on_weekdays),
         )
         return exp.Case().when(exp.LTE(this=b, expression=a), exp.Literal.number(0)).else_(count)
+
+    def _bridge(self, d: exp.Expression) -> exp.Expression:
+        """Monday before a holiday; Friday after one; Saturday after a Friday or Thursday one."""
+        dow = exp.Anonymous(this="isodow", expressions=[d.copy()])
+
+        def on(n: int) -> exp.Expression:
+            return exp.EQ(this=dow.copy(), expression=exp.Literal.number(n))
+
+        return exp.or_(
+            exp.and_(on(1), self._holiday(self._shifted(d, 1))),
+            exp.and_(on(5), self._holiday(self._shifted(d, -1))),
+            exp.and_(
+                on(6),
+                exp.or_(self._holiday(self._shifted(d, -1)), self._holiday(self._shifted(d, -2))),
+            ),
+        )
 
     def _fn_is_out_of_hours(self, d, t, saturday, bridge):
         def at(text):
@@ -290,19 +376,19 @@ class ExprCompiler:
             t.copy() >= at("20:00:00"),
             t.copy() < at("08:00:00"),
             exp.EQ(this=dow.copy(), expression=exp.Literal.number(7)),
-            truth(self._calendar("holiday", d.copy())),
+            self._holiday(d.copy()),
             exp.and_(
                 truth(saturday),
                 exp.EQ(this=dow.copy(), expression=exp.Literal.number(6)),
                 t.copy() >= at("14:00:00"),
             ),
-            exp.and_(truth(bridge), truth(self._calendar("bridge", d.copy()))),
+            exp.and_(truth(bridge), exp.Paren(this=self._bridge(d))),
         )
 
     def _fn_has_word(self, text, word):
         words = exp.Anonymous(
             this="regexp_split_to_array",
-            expressions=[exp.Trim(this=text), exp.Literal.string(r"\s+")],
+            expressions=[text, exp.Literal.string(WORD_SEPARATORS)],
         )
         return exp.Anonymous(this="list_contains", expressions=[words, word])
 

@@ -47,3 +47,10 @@ def numeric_result(a: Type, b: Type) -> Type:
         if t in (a, b):
             return t
     return Type.INTEGER
+
+
+# What a value of each type may hold (the data contract): SQL engines store money and decimals
+# as DECIMAL(18, places) and integers as 64-bit, so the readers refuse anything larger.
+PLACES = {Type.MONEY: 2, Type.DECIMAL: 6}
+DIGITS = 18
+INTEGER_MIN, INTEGER_MAX = -(2**63), 2**63 - 1
