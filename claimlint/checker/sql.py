@@ -94,9 +94,16 @@ class ExprCompiler:
     def __init__(self, rulebook: m.Rulebook, claim_flags: dict[m.Expr, str] | None = None):
         self.rulebook = rulebook
         self.claim_flags = claim_flags if claim_flags is not None else {}
+        # A `let` or `define` is inlined wherever it is used: compile each model node once.
+        self._compiled: dict[m.Expr, exp.Expression] = {}
 
     def compile(self, e: m.Expr) -> exp.Expression:
-        return getattr(self, "_" + type(e).__name__)(e)
+        """The SQL of a model expression; the caller owns the returned tree (a copy)."""
+        node = self._compiled.get(e)
+        if node is None:
+            node = getattr(self, "_" + type(e).__name__)(e)
+            self._compiled[e] = node
+        return node.copy()
 
     def condition(self, e: m.Expr) -> exp.Expression:
         return truth(self.compile(e))
