@@ -47,14 +47,6 @@ def truth(value: Any) -> bool:
     return value is True
 
 
-_COMPARE = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
 _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 
 
@@ -112,7 +104,7 @@ class Compiler:
         return lambda line: None if (v := inner(line)) is None else -v
 
     def _Compare(self, e: m.Compare) -> Fn:
-        left, right, op = self.compile(e.left), self.compile(e.right), _COMPARE[e.op]
+        left, right, op = self.compile(e.left), self.compile(e.right), m.COMPARISONS[e.op]
 
         def compare(line: Line) -> bool:
             a, b = left(line), right(line)

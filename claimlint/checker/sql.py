@@ -41,6 +41,14 @@ HOLIDAYS = "claimlint_holidays"
 DAY = "_day"
 CHRONO = "_chrono"
 FALSE = exp.false()
+COMPARISONS = {
+    "=": exp.EQ,
+    "!=": exp.NEQ,
+    "<": exp.LT,
+    "<=": exp.LTE,
+    ">": exp.GT,
+    ">=": exp.GTE,
+}
 
 
 def col(name: str, table: str | None = None) -> exp.Column:
@@ -142,14 +150,7 @@ class ExprCompiler:
         return exp.Neg(this=exp.Paren(this=self.compile(e.operand)))
 
     def _Compare(self, e: m.Compare) -> exp.Expression:
-        node = {
-            "=": exp.EQ,
-            "!=": exp.NEQ,
-            "<": exp.LT,
-            "<=": exp.LTE,
-            ">": exp.GT,
-            ">=": exp.GTE,
-        }[e.op]
+        node = COMPARISONS[e.op]
         return truth(node(this=self.compile(e.left), expression=self.compile(e.right)))
 
     def _Logic(self, e: m.Logic) -> exp.Expression:
@@ -439,14 +440,7 @@ class TableCompiler:
                 this=v.copy(), expression=literal(t.high, column.type)
             )
             return truth(exp.and_(low, high))
-        node = {
-            "=": exp.EQ,
-            "!=": exp.NEQ,
-            "<": exp.LT,
-            "<=": exp.LTE,
-            ">": exp.GT,
-            ">=": exp.GTE,
-        }[t.op]
+        node = COMPARISONS[t.op]
         return truth(node(this=v, expression=literal(t.value, column.type)))
 
     def row_match(self, row: m.TableRow) -> exp.Expression:

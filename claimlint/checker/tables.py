@@ -16,7 +16,6 @@ A missing input matches only `-` (and `null`).
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,15 +24,6 @@ import attrs
 from claimlint.checker.values import french
 from claimlint.dsl import model as m
 from claimlint.errors import Diagnostic, EvaluationError
-
-_OPS = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
 
 
 @attrs.frozen
@@ -44,30 +34,11 @@ class TableResult:
     rows: tuple[int, ...]
 
 
-def test_matches(test: m.Test, value: Any) -> bool:
-    if value is None or test.value is None:
-        return test.op == "=" and value is None and test.value is None
-    if test.op == "range":
-        low_ok = value >= test.value if test.low_closed else value > test.value
-        high_ok = value <= test.high if test.high_closed else value < test.high
-        return low_ok and high_ok
-    return _OPS[test.op](value, test.value)
-
-
-def cell_matches(cell: m.CellTest, value: Any) -> bool:
-    if cell.kind == "any":
-        return True
-    found = any(test_matches(t, value) for t in cell.tests)
-    if cell.kind == "not":
-        return value is not None and not found
-    return found
-
-
 def matching_rows(table: m.DecisionTable, values: Sequence[Any]) -> list[m.TableRow]:
     return [
         row
         for row in table.rows
-        if all(cell_matches(c, v) for c, v in zip(row.tests, values, strict=True))
+        if all(c.matches(v) for c, v in zip(row.tests, values, strict=True))
     ]
 
 

@@ -14,7 +14,7 @@ cut into *atoms*, elementary pieces on which every cell of the column is either 
 
 Every atom carries a representative, a real input value, and which rows cover an atom is
 decided by evaluating the cell on that representative with the evaluator's semantics (see
-`claimlint.checker.tables.cell_matches`), so examples reported here match exactly the rows the
+`CellTest.matches`, the model's own meaning of a cell), so examples reported here match exactly the rows the
 evaluator says. A row's region is then a product of atom sets. Missing (null) inputs are
 outside the analysis.
 
@@ -29,7 +29,6 @@ grammar -> dsl -> checker.
 from __future__ import annotations
 
 import datetime as dt
-import operator
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -43,7 +42,6 @@ from claimlint.dsl.model import (
     Rulebook,
     Severity,
     TableColumn,
-    Test,
 )
 from claimlint.dsl.types import Type
 from claimlint.errors import Position
@@ -68,37 +66,6 @@ class Finding:
 
 
 # ----------------------------------------------------------------------------- evaluation
-
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
-
-def _test_matches(test: Test, value: Any) -> bool:
-    """As `claimlint.checker.tables.test_matches` (the dsl cannot import the checker)."""
-    if value is None or test.value is None:
-        return test.op == "=" and value is None and test.value is None
-    if test.op == "range":
-        low_ok = value >= test.value if test.low_closed else value > test.value
-        high_ok = value <= test.high if test.high_closed else value < test.high
-        return low_ok and high_ok
-    return _OPS[test.op](value, test.value)
-
-
-def _cell_matches(cell: CellTest, value: Any) -> bool:
-    """As `claimlint.checker.tables.cell_matches`."""
-    if cell.kind == "any":
-        return True
-    found = any(_test_matches(t, value) for t in cell.tests)
-    if cell.kind == "not":
-        return value is not None and not found
-    return found
-
 
 # ----------------------------------------------------------------------------- French values
 
@@ -539,14 +506,12 @@ def analyse(table: DecisionTable) -> list[Finding]:
     rows = table.rows
     cover = [
         [
-            sum(
-                1 << k for k, atom in enumerate(ax.atoms) if _cell_matches(row.tests[d], atom.value)
-            )
+            sum(1 << k for k, atom in enumerate(ax.atoms) if row.tests[d].matches(atom.value))
             for d, ax in enumerate(axes)
         ]
         for row in rows
     ]
-    nulls = [tuple(_cell_matches(c, None) for c in row.tests) for row in rows]
+    nulls = [tuple(c.matches(None) for c in row.tests) for row in rows]
     live = [all(cover[r]) for r in range(len(rows))]  # matches some non-missing input
     priority = [_priority(table, row.outputs) for row in rows]
 

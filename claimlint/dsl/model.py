@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import operator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -369,6 +371,16 @@ class Hit:
         return self.policy.value + symbol
 
 
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
 @attrs.frozen
 class Test:
     """One S-FEEL unary test: `op value` (op = != < <= > >=) or a range `[low..high)`."""
@@ -379,6 +391,16 @@ class Test:
     low_closed: bool = True
     high_closed: bool = True
 
+    def matches(self, value: Any) -> bool:
+        """A missing value matches only `null` (`= null`)."""
+        if value is None or self.value is None:
+            return self.op == "=" and value is None and self.value is None
+        if self.op == "range":
+            low_ok = value >= self.value if self.low_closed else value > self.value
+            high_ok = value <= self.high if self.high_closed else value < self.high
+            return low_ok and high_ok
+        return COMPARISONS[self.op](value, self.value)
+
 
 @attrs.frozen
 class CellTest:
@@ -388,6 +410,15 @@ class CellTest:
     tests: tuple[Test, ...]
     text: str
     position: Position
+
+    def matches(self, value: Any) -> bool:
+        """The cell's meaning, shared by every engine and by the table analysis."""
+        if self.kind == "any":
+            return True
+        found = any(t.matches(value) for t in self.tests)
+        if self.kind == "not":
+            return value is not None and not found
+        return found
 
 
 @attrs.frozen

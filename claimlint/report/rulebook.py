@@ -42,7 +42,10 @@ def write_rules(rulebook: Rulebook, fmt: str, out: IO[str]) -> None:
         json.dump(document, out, ensure_ascii=False, indent=2)
         out.write("\n")
         return
-    out.write(f"{rulebook.title} ({rulebook.name} {rulebook.version}) : {len(rules)} règles\n")
+    plural = "s" if len(rules) > 1 else ""
+    out.write(
+        f"{rulebook.title} ({rulebook.name} {rulebook.version}) : {len(rules)} règle{plural}\n"
+    )
     for r in rules:
         out.write(
             f"\n{r.id} — {r.title}\n"
