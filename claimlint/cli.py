@@ -27,6 +27,14 @@ from claimlint.report.text import write_text
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_ERROR = 0, 1, 2
 
+rulebook_option = click.option(
+    "--rulebook",
+    "rulebook_spec",
+    default=DEFAULT_RULEBOOK,
+    show_default=True,
+    help="Recueil livré (par son nom) ou chemin d'un fichier ou dossier de règles.",
+)
+
 WRITERS = {"text": write_text, "json": write_json, "jsonl": write_jsonl, "html": write_html}
 
 
@@ -55,13 +63,7 @@ def main() -> None:
 @click.option(
     "--providers", type=click.Path(dir_okay=False), help="Référentiel des médecins (CSV)."
 )
-@click.option(
-    "--rulebook",
-    "rulebook_spec",
-    default=DEFAULT_RULEBOOK,
-    show_default=True,
-    help="Recueil livré (par son nom) ou chemin d'un fichier ou dossier de règles.",
-)
+@rulebook_option
 @click.option(
     "--format", "fmt", type=click.Choice(sorted(WRITERS)), default="text", show_default=True
 )
@@ -176,13 +178,7 @@ def test(rulebook_spec: str, with_coverage: bool) -> None:
 
 
 @main.command()
-@click.option(
-    "--rulebook",
-    "rulebook_spec",
-    default=DEFAULT_RULEBOOK,
-    show_default=True,
-    help="Recueil livré (par son nom) ou chemin d'un fichier ou dossier de règles.",
-)
+@rulebook_option
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )

@@ -176,21 +176,17 @@ def _canonical(column: str, text: str) -> str:
     return text
 
 
-def run_example(
-    rulebook: m.Rulebook, example: m.Example, coverage: dict[str, set[int]] | None = None
-) -> ExampleResult:
+def example_batches(rulebook: m.Rulebook, example: m.Example) -> tuple[Batch, dict[str, Batch]]:
+    """The claim lines and reference rows an example feeds to the engines."""
     tables = {t.name.name: t.table for t in example.tables}
     defaults = {
         t.name.name: dict(zip((c.text for c in t.table.header), t.table.rows[0], strict=True))
         for t in rulebook.example_defaults
     }
     label = f"exemple « {example.title} »"
+    name = rulebook.input.name
     batch = _batch(
-        rulebook.input,
-        _rows(
-            rulebook.input, tables.get(rulebook.input.name), defaults.get(rulebook.input.name, {})
-        ),
-        label,
+        rulebook.input, _rows(rulebook.input, tables.get(name), defaults.get(name, {})), label
     )
     references = {
         ref.name: _batch(
@@ -198,6 +194,13 @@ def run_example(
         )
         for ref in rulebook.references
     }
+    return batch, references
+
+
+def run_example(
+    rulebook: m.Rulebook, example: m.Example, coverage: dict[str, set[int]] | None = None
+) -> ExampleResult:
+    batch, references = example_batches(rulebook, example)
     violations = interpreter.check(rulebook, batch, references, example.rules or None, coverage)
     key = rulebook.input.by_role(Role.LINE)
     columns = (

@@ -33,11 +33,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claimlint.checker import duckdb_engine, interpreter, tables
-from claimlint.checker.examples import (  # private: no public helper builds an example's batches
-    _batch,
-    _rows,
-)
+from claimlint.checker import duckdb_engine, examples, interpreter, tables
 from claimlint.checker.readers import Batch
 from claimlint.checker.violations import Violation
 from claimlint.dsl import model as m
@@ -143,35 +139,11 @@ def example_cases() -> Iterator[Any]:
             yield pytest.param(name, index, id=f"{name} {rules}: {example.title}")
 
 
-def example_batches(book: m.Rulebook, example: m.Example) -> tuple[Batch, dict[str, Batch]]:
-    """The batch and references of an example, exactly as `examples.run_example` builds them."""
-    tables_by_name = {t.name.name: t.table for t in example.tables}
-    defaults = {
-        t.name.name: dict(zip((c.text for c in t.table.header), t.table.rows[0], strict=True))
-        for t in book.example_defaults
-    }
-    label = f"exemple « {example.title} »"
-    batch = _batch(
-        book.input,
-        _rows(book.input, tables_by_name.get(book.input.name), defaults.get(book.input.name, {})),
-        label,
-    )
-    references = {
-        ref.name: _batch(
-            ref.schema,
-            _rows(ref.schema, tables_by_name.get(ref.name), defaults.get(ref.name, {})),
-            label,
-        )
-        for ref in book.references
-    }
-    return batch, references
-
-
 @pytest.mark.parametrize(("name", "index"), list(example_cases()))
 def test_examples_agree(name: str, index: int) -> None:
     book = rulebook(name)
     example = book.examples[index]
-    batch, references = example_batches(book, example)
+    batch, references = examples.example_batches(book, example)
     engines_agree(book, batch, references, example.rules or None)
 
 
