@@ -86,6 +86,14 @@ def main() -> None:
     "--memory-limit",
     help="Mémoire que DuckDB peut employer avant d'écrire sur disque, ex. 3GB.",
 )
+@click.option(
+    "--map",
+    "renames",
+    multiple=True,
+    metavar="COLONNE=NOM",
+    help="Fait correspondre une colonne du fichier à un nom attendu, ex. --map Montant=amount "
+    "(répétable).",
+)
 @_user_errors
 def check(
     claims: tuple[str, ...],
@@ -95,6 +103,7 @@ def check(
     fail_on: str,
     engine: str,
     memory_limit: str | None,
+    renames: tuple[str, ...],
 ) -> None:
     """Contrôle des lignes de facturation CLAIMS (fichiers CSV, Parquet ou JSON Lines,
     dossiers, motifs) avec un recueil de règles."""
@@ -108,8 +117,20 @@ def check(
         references[rulebook.references[0].name] = providers
     # JSON Lines streams each rule's records as soon as the rule is done.
     sink = functools.partial(write_records, out=sys.stdout) if fmt == "jsonl" else None
+    mapping = {}
+    for rename in renames:
+        source, sep, target = rename.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise ClaimlintError(f"--map « {rename} » : écrivez COLONNE=NOM, ex. Montant=amount")
+        mapping[source.strip()] = target.strip()
     run = check_files(
-        rulebook, claims, references, engine=engine, memory_limit=memory_limit, sink=sink
+        rulebook,
+        claims,
+        references,
+        mapping=mapping,
+        engine=engine,
+        memory_limit=memory_limit,
+        sink=sink,
     )
     if sink is None:
         WRITERS[fmt](run, sys.stdout)
@@ -133,8 +154,8 @@ def lint(rulebook_spec: str) -> None:
         return f"{n} {word}{'s' if n > 1 else ''}"
 
     sizes = (
-        f"{len(rulebook.rules)} règles, {count(len(rulebook.tables), 'table')}, "
-        f"{len(rulebook.examples)} exemples"
+        f"{count(len(rulebook.rules), 'règle')}, {count(len(rulebook.tables), 'table')}, "
+        f"{count(len(rulebook.examples), 'exemple')}"
     )
     if not findings:
         click.echo(f"{rulebook.name} : aucun problème ({sizes}).")

@@ -195,8 +195,12 @@ def test_check_warning_exits_0_by_default_and_1_with_fail_on_warning(tmp_path: P
 
 def test_check_fail_on_warning_without_violation_exits_0(tmp_path: Path) -> None:
     result = invoke(
-        "check", mini_claims(tmp_path, "Y"), "--rulebook", write_mini(tmp_path),
-        "--fail-on", "warning",
+        "check",
+        mini_claims(tmp_path, "Y"),
+        "--rulebook",
+        write_mini(tmp_path),
+        "--fail-on",
+        "warning",
     )
     assert result.exit_code == 0, result.output
 
@@ -209,8 +213,7 @@ def test_check_fail_on_warning_still_fails_on_errors() -> None:
 def test_check_missing_required_columns_exits_2_with_their_list(tmp_path: Path) -> None:
     claims = tmp_path / "claims.csv"
     claims.write_text(
-        "line_id;claim_id;provider_id;service_date;act_code;amount\n"
-        "L1;C1;P1;2025-03-03;G;30,00\n",
+        "line_id;claim_id;provider_id;service_date;act_code;amount\nL1;C1;P1;2025-03-03;G;30,00\n",
         encoding="utf-8",
     )
     result = invoke("check", claims)
@@ -320,8 +323,9 @@ def test_lint_shipped_rulebook_exits_0() -> None:
 
 def test_lint_broken_rulebook_exits_2_with_a_position(tmp_path: Path) -> None:
     broken = tmp_path / "broken.rules"
-    broken.write_text(MINI_HEADER.replace('when act_code = "X"', "when act_code = = 1"),
-                      encoding="utf-8")
+    broken.write_text(
+        MINI_HEADER.replace('when act_code = "X"', "when act_code = = 1"), encoding="utf-8"
+    )
     result = invoke("lint", broken)
     no_traceback(result)
     assert result.exit_code == 2
@@ -362,3 +366,19 @@ def test_test_passing_custom_rulebook_exits_0(tmp_path: Path) -> None:
     result = invoke("test", write_mini(tmp_path, PASSING_EXAMPLE))
     assert result.exit_code == 0
     assert result.stdout.rstrip("\n").splitlines()[-1] == "1 passed, 0 failed"
+
+
+def test_check_map_renames_the_users_columns(tmp_path: Path) -> None:
+    text = (ROOT / "examples" / "claims.csv").read_text(encoding="utf-8")
+    renamed = tmp_path / "export.csv"
+    renamed.write_text(
+        text.replace("line_id;", "ligne;", 1).replace(";amount;", ";Montant;", 1), encoding="utf-8"
+    )
+    args = ["check", str(renamed), "--providers", str(ROOT / "examples" / "providers.csv")]
+    missing = CliRunner().invoke(main, args)
+    assert missing.exit_code == 2 and "line_id" in missing.stderr
+    mapped = CliRunner().invoke(main, [*args, "--map", "ligne=line_id", "--map", "Montant=amount"])
+    assert mapped.exit_code == 1
+    assert "lignes : 76 lues, 76 vérifiées, 0 rejetée" in mapped.stdout
+    bad = CliRunner().invoke(main, [*args, "--map", "ligne"])
+    assert bad.exit_code == 2 and "écrivez COLONNE=NOM" in bad.stderr

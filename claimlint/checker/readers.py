@@ -31,7 +31,7 @@ EMPTY_REQUIRED = "champ obligatoire vide"
 
 MAPPING_HINT = (
     "si vos colonnes portent d'autres noms, faites-les correspondre aux noms attendus avec "
-    "l'option --map ou la correspondance de colonnes du fichier de configuration"
+    "--map COLONNE=NOM (ex. --map Montant=amount)"
 )
 
 
