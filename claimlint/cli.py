@@ -8,21 +8,26 @@ message, never a traceback.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 import click
 
 from claimlint import __version__
 from claimlint.checker.examples import coverage, run_all
 from claimlint.checker.run import ENGINES, check_files
+from claimlint.checker.selection import Selection
 from claimlint.dsl.loader import DEFAULT_RULEBOOK, load
 from claimlint.dsl.model import Severity
 from claimlint.errors import ClaimlintError
 from claimlint.report.html import write_html
+from claimlint.report.junit import write_junit
 from claimlint.report.records import write_json, write_jsonl, write_records
 from claimlint.report.rulebook import write_coverage, write_rules
+from claimlint.report.statistics import write_statistics
+from claimlint.report.tabular import DIALECTS, write_csv
 from claimlint.report.text import write_text
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_ERROR = 0, 1, 2
@@ -35,7 +40,14 @@ rulebook_option = click.option(
     help="Recueil livré (par son nom) ou chemin d'un fichier ou dossier de règles.",
 )
 
-WRITERS = {"text": write_text, "json": write_json, "jsonl": write_jsonl, "html": write_html}
+WRITERS: dict[str, Callable[..., None]] = {
+    "text": write_text,
+    "json": write_json,
+    "jsonl": write_jsonl,
+    "csv": write_csv,  # `check` binds --csv-dialect (functools.partial)
+    "junit": write_junit,
+    "html": write_html,
+}
 
 
 def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,6 +60,89 @@ def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ClaimlintError as err:
             click.echo(err.render(), err=True)
             sys.exit(EXIT_ERROR)
+
+    return wrapper
+
+
+def _why(err: OSError) -> str:
+    """The reason of a failed write, in French for the usual cases."""
+    import errno
+
+    return {
+        errno.ENOENT: "dossier inexistant",
+        errno.EACCES: "permission refusée",
+        errno.EPERM: "permission refusée",
+        errno.EROFS: "système de fichiers en lecture seule",
+        errno.ENOSPC: "plus de place sur le disque",
+        errno.EISDIR: "c'est un dossier",
+        errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+    }.get(err.errno, err.strerror or str(err))
+
+
+class _AtomicReport:
+    """A report file written beside its destination, then renamed over it: a reader sees the
+    old file or the whole new one, never half a report; a failed run leaves nothing behind."""
+
+    def __init__(self, path: str) -> None:
+        import tempfile
+        from pathlib import Path
+
+        self.path = Path(path)
+        try:
+            fd, self.temp = tempfile.mkstemp(
+                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+            )
+        except OSError as err:
+            raise ClaimlintError(f"{path} : écriture du rapport impossible ({_why(err)})") from None
+        self.stream: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+    def commit(self) -> None:
+        import stat
+
+        try:
+            self.stream.close()
+            if self.path.exists():
+                mode = stat.S_IMODE(self.path.stat().st_mode)
+            else:
+                umask = os.umask(0)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+            os.chmod(self.temp, mode)
+            os.replace(self.temp, self.path)
+        except OSError as err:
+            self.discard()
+            raise ClaimlintError(
+                f"{self.path} : écriture du rapport impossible ({_why(err)})"
+            ) from None
+
+    def discard(self) -> None:
+        self.stream.close()
+        if os.path.exists(self.temp):
+            os.unlink(self.temp)
+
+
+def _report_output(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Hands the command an `out` stream: stdout, or with --output a file replaced atomically
+    once the command exits 0 or 1 (a report was made); any other ending removes the temp file."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, output: str | None = None, **kwargs: Any) -> Any:
+        if output is None:
+            return fn(*args, out=sys.stdout, **kwargs)
+        target = _AtomicReport(output)
+        try:
+            result = fn(*args, out=target.stream, **kwargs)
+        except SystemExit as done:
+            if done.code in (EXIT_OK, EXIT_VIOLATIONS, None):
+                target.commit()
+            else:
+                target.discard()
+            raise
+        except BaseException:
+            target.discard()
+            raise
+        target.commit()
+        return result
 
     return wrapper
 
@@ -94,7 +189,81 @@ def main() -> None:
     help="Fait correspondre une colonne du fichier à un nom attendu, ex. --map Montant=amount "
     "(répétable).",
 )
+@click.option(
+    "-o",
+    "--output",
+    metavar="FICHIER",
+    help="Écrit le rapport dans FICHIER (remplacé d'un coup, à la fin) au lieu de l'afficher.",
+)
+@click.option(
+    "--csv-dialect",
+    type=click.Choice(DIALECTS),
+    default="standard",
+    show_default=True,
+    help="Pour --format csv : standard (virgule, point décimal) ou fr (point-virgule, "
+    "virgule décimale, UTF-8 avec BOM pour Excel).",
+)
+@click.option(
+    "--explain",
+    "explain_line",
+    metavar="LINE_ID",
+    help="Au lieu du rapport, la trace des règles déclenchées sur cette ligne : valeurs lues, "
+    "lignes de tables retenues, chiffres du groupe.",
+)
+@click.option(
+    "--select",
+    multiple=True,
+    metavar="CODES",
+    help="Ne vérifie que ces règles : identifiants ou préfixes séparés par des virgules, "
+    "ex. --select SNP,TLC-URG ; ALL pour toutes (répétable).",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    metavar="CODES",
+    help="Écarte ces règles (identifiants ou préfixes, répétable) ; le code le plus précis "
+    "l'emporte entre --select et --ignore.",
+)
+@click.option(
+    "--severity",
+    "severities",
+    multiple=True,
+    metavar="RÈGLE=GRAVITÉ",
+    help="Change la gravité d'une règle ou d'un préfixe, ex. --severity SNP-CAP=warning "
+    "(répétable ; le code le plus précis l'emporte).",
+)
+@click.option(
+    "--statistics",
+    "with_statistics",
+    is_flag=True,
+    help="Au lieu du rapport détaillé, une ligne par règle : nombre de violations et montant "
+    "en jeu, puis le résumé.",
+)
+@click.option(
+    "--waivers",
+    "waivers_file",
+    type=click.Path(dir_okay=False),
+    metavar="FICHIER",
+    help="Dérogations (TOML, tables [[waiver]]) : les violations couvertes sont comptées "
+    "dans le résumé mais ni listées ni prises en compte dans le code de sortie.",
+)
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(dir_okay=False),
+    metavar="FICHIER",
+    help="Ligne de base (JSON, de --write-baseline) : ne signale que les violations nouvelles.",
+)
+@click.option(
+    "--write-baseline",
+    "write_baseline_file",
+    type=click.Path(dir_okay=False),
+    metavar="FICHIER",
+    help="Enregistre les violations actuelles (hors dérogations) comme ligne de base ; "
+    "code de sortie 0.",
+)
 @_user_errors
+@_report_output
 def check(
     claims: tuple[str, ...],
     providers: str | None,
@@ -104,10 +273,22 @@ def check(
     engine: str,
     memory_limit: str | None,
     renames: tuple[str, ...],
+    csv_dialect: str,
+    out: IO[str],
+    explain_line: str | None = None,
+    select: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
+    severities: tuple[str, ...] = (),
+    with_statistics: bool = False,
+    waivers_file: str | None = None,
+    baseline_file: str | None = None,
+    write_baseline_file: str | None = None,
 ) -> None:
     """Contrôle des lignes de facturation CLAIMS (fichiers CSV, Parquet ou JSON Lines,
     dossiers, motifs) avec un recueil de règles."""
-    rulebook = load(rulebook_spec)
+    if with_statistics and fmt != "text":
+        raise ClaimlintError(f"--statistics remplace le rapport texte : pas de --format {fmt}")
+    rulebook = Selection.from_options(select, ignore, severities).apply(load(rulebook_spec))
     references = {}
     if providers:
         if not rulebook.references:
@@ -116,13 +297,17 @@ def check(
             )
         references[rulebook.references[0].name] = providers
     # JSON Lines streams each rule's records as soon as the rule is done.
-    sink = functools.partial(write_records, out=sys.stdout) if fmt == "jsonl" else None
+    sink = functools.partial(write_records, out=out) if fmt == "jsonl" else None
+    if waivers_file or baseline_file or write_baseline_file:
+        sink = None  # the records are filtered once the run is over
     mapping = {}
     for rename in renames:
         source, sep, target = rename.partition("=")
         if not sep or not source.strip() or not target.strip():
             raise ClaimlintError(f"--map « {rename} » : écrivez COLONNE=NOM, ex. Montant=amount")
         mapping[source.strip()] = target.strip()
+    if explain_line is not None:
+        sys.exit(_explain_line(rulebook, claims, references, mapping, explain_line, fail_on, out))
     run = check_files(
         rulebook,
         claims,
@@ -132,18 +317,86 @@ def check(
         memory_limit=memory_limit,
         sink=sink,
     )
-    if sink is None:
-        WRITERS[fmt](run, sys.stdout)
+    if waivers_file or baseline_file or write_baseline_file:
+        run = _waive_and_baseline(run, waivers_file, baseline_file, write_baseline_file)
+    if with_statistics:
+        write_statistics(run, out)
+    elif sink is None:
+        writer = functools.partial(write_csv, dialect=csv_dialect) if fmt == "csv" else WRITERS[fmt]
+        writer(run, out)
+    if write_baseline_file:
+        sys.exit(EXIT_OK)
     sys.exit(EXIT_VIOLATIONS if run.failed(Severity(fail_on)) else EXIT_OK)
+
+
+def _today() -> Any:
+    """Today's date for waiver expiry; CLAIMLINT_TODAY=YYYY-MM-DD overrides it (tests)."""
+    import datetime as dt
+
+    forced = os.environ.get("CLAIMLINT_TODAY")
+    if not forced:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(forced)
+    except ValueError:
+        raise ClaimlintError(
+            f"CLAIMLINT_TODAY « {forced} » : écrivez une date AAAA-MM-JJ"
+        ) from None
+
+
+def _waive_and_baseline(
+    run: Any, waivers_file: str | None, baseline_file: str | None, write_file: str | None
+) -> Any:
+    """Waivers first (warnings on stderr for the unused and expired ones), then the baseline:
+    written from the violations left after waivers, or read to keep only the new ones."""
+    import attrs
+
+    from claimlint.checker import waivers as w
+
+    kept, waived = run.violations, ()
+    if waivers_file:
+        kept, waived, unused, expired = w.apply_waivers(
+            run.violations, w.load_waivers(waivers_file), _today()
+        )
+        for waiver in expired:
+            click.echo(
+                f"{waivers_file} : dérogation n°{waiver.index} expirée le "
+                f"{waiver.expires.isoformat()} ({waiver.describe()})",
+                err=True,
+            )
+        for waiver in unused:
+            click.echo(
+                f"{waivers_file} : dérogation n°{waiver.index} inutilisée ({waiver.describe()})",
+                err=True,
+            )
+    known = 0
+    if write_file:
+        count = w.write_baseline(kept, write_file)
+        click.echo(
+            f"{write_file} : {count} violation(s) enregistrée(s) dans la ligne de base", err=True
+        )
+    elif baseline_file:
+        kept, known = w.filter_new(kept, w.load_baseline(baseline_file))
+    return attrs.evolve(run, violations=tuple(kept), waived=len(waived), baselined=known)
 
 
 @main.command()
 @click.argument("rulebook_spec", metavar="RULEBOOK", default=DEFAULT_RULEBOOK)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "sarif", "github"]),
+    default="text",
+    show_default=True,
+    help="sarif : journal SARIF 2.1.0 ; github : annotations GitHub Actions (::error …::).",
+)
 @_user_errors
-def lint(rulebook_spec: str) -> None:
+def lint(rulebook_spec: str, fmt: str) -> None:
     """Vérifie un recueil : syntaxe, noms, types, dates, exemples, tables de décision."""
     from claimlint.dsl.analysis import analyse_rulebook, describe
 
+    if fmt != "text":
+        _lint_formatted(rulebook_spec, fmt)
     rulebook = load(rulebook_spec)
     run_all(rulebook)  # reading every example's cells checks their values against the schema
     findings = analyse_rulebook(rulebook)  # decision tables: gaps, overlaps, masked rows...
@@ -168,6 +421,37 @@ def lint(rulebook_spec: str) -> None:
         f"{count(counts[Severity.INFO], 'information')}) ; {sizes}."
     )
     sys.exit(EXIT_ERROR if counts[Severity.ERROR] else EXIT_OK)
+
+
+def _lint_formatted(rulebook_spec: str, fmt: str) -> None:
+    """`lint --format sarif|github`: findings, or the rulebook's errors, on stdout; exits.
+
+    Same exit codes as the text format: 2 when the rulebook does not load (the error is also
+    printed on stderr) or when a finding is an error, else 0.
+    """
+    import json
+    from pathlib import Path
+
+    from claimlint.dsl.analysis import analyse_rulebook
+    from claimlint.report.lint_formats import lint_github, lint_sarif
+
+    def emit(findings: list, diagnostics: list, name: str, tables: Any) -> None:
+        if fmt == "sarif":
+            log = lint_sarif(findings, diagnostics, name, tables)
+            click.echo(json.dumps(log, ensure_ascii=False, indent=2))
+        else:
+            click.echo(lint_github(findings, diagnostics, tables), nl=False)
+
+    try:
+        rulebook = load(rulebook_spec)
+        run_all(rulebook)
+    except ClaimlintError as err:
+        emit([], err.diagnostics, Path(rulebook_spec).name, None)
+        raise
+    findings = analyse_rulebook(rulebook)
+    emit(findings, [], rulebook.name, rulebook.tables)
+    failed = any(f.severity is Severity.ERROR for f in findings)
+    sys.exit(EXIT_ERROR if failed else EXIT_OK)
 
 
 @main.command()
@@ -403,3 +687,37 @@ def _replace_file(path: Any, text: str) -> None:
             raise
     except OSError as err:
         raise ClaimlintError(f"{path} : écriture impossible ({err.strerror or err})") from None
+
+
+def _explain_line(
+    rulebook: Any,
+    claims: tuple[str, ...],
+    references: dict[str, str],
+    mapping: dict[str, str],
+    line_id: str,
+    fail_on: str,
+    out: IO[str],
+) -> int:
+    """`check --explain LINE_ID`: the trace of the line with the interpreter; the exit code
+    of the whole check."""
+    from claimlint.checker.run import expand_inputs, input_format, read_references, read_table
+    from claimlint.report.explain import trace_violations
+
+    paths = expand_inputs(claims)
+    batch = read_table(rulebook.input, paths, input_format(paths), mapping)
+    refs = read_references(rulebook, references)
+    text, violations = trace_violations(rulebook, batch, refs, line_id)
+    out.write(text)
+    failed = any(v.severity.rank <= Severity(fail_on).rank for v in violations)
+    return EXIT_VIOLATIONS if failed else EXIT_OK
+
+
+@main.command()
+@click.argument("rule_id", metavar="RULE_ID")
+@rulebook_option
+@_user_errors
+def explain(rule_id: str, rulebook_spec: str) -> None:
+    """Explique une règle : texte, source, périodes, paramètres datés, tables, exemples."""
+    from claimlint.report.explain import explain_rule
+
+    click.echo(explain_rule(load(rulebook_spec), rule_id), nl=False)

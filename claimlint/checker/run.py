@@ -27,6 +27,8 @@ class CheckRun:
     read: int
     rejected: tuple[Rejection, ...]
     violations: tuple[Violation, ...]
+    waived: int = 0  # violations suppressed by a waiver (--waivers): counted, not listed
+    baselined: int = 0  # violations already in the baseline (--baseline): counted, not listed
 
     @property
     def checked(self) -> int:

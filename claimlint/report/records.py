@@ -32,6 +32,8 @@ def summary(run: CheckRun) -> dict[str, Any]:
         "checked": run.checked,
         "rejected": len(run.rejected),
         "violations": len(run.violations),
+        "waived": run.waived,
+        "baselined": run.baselined,
         "by_severity": {s.value: run.count(s) for s in Severity},
         "amount_at_stake": f"{run.amount_at_stake:f}",
         "by_rule": {

@@ -56,6 +56,11 @@ def write_text(run: CheckRun, out: IO[str]) -> None:
             out.write(f"    {where}  {euros(v.amount_at_stake):>9} €  {v.message}\n")
     _write_rejections(run.rejected, len(run.rejected), out)
     out.write("\n" + summary_line(run) + "\n")
+    if run.waived or run.baselined:
+        out.write(
+            f"{run.waived} violation(s) levée(s) par dérogation, "
+            f"{run.baselined} dans la ligne de base.\n"
+        )
 
 
 def _write_rejections(rejected: Iterable, count: int, out: IO[str]) -> None:

@@ -153,8 +153,9 @@ def test_snp_cap_21st_in_chronological_order_is_flagged(tmp_path: Path) -> None:
 
 
 def test_snp_cap_23_in_a_week_flags_the_last_three_with_their_rank(tmp_path: Path) -> None:
-    rows = [snp(f"S{i:02d}", "2025-03-05", f"{7 + i // 2:02d}:{(i % 2) * 30:02d}")
-            for i in range(23)]
+    rows = [
+        snp(f"S{i:02d}", "2025-03-05", f"{7 + i // 2:02d}:{(i % 2) * 30:02d}") for i in range(23)
+    ]
     result = run(tmp_path, list(reversed(rows)))
     assert flagged(result, "SNP-CAP") == ["S20", "S21", "S22"]
     figures = [details(v) for v in violations(result, "SNP-CAP")]
@@ -260,9 +261,7 @@ def test_snp_cap_applies_always(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("code", ["MN", "MM", "F"])
-def test_tlc_urg_flags_mn_mm_f_in_own_teleconsultation_setting(
-    tmp_path: Path, code: str
-) -> None:
+def test_tlc_urg_flags_mn_mm_f_in_own_teleconsultation_setting(tmp_path: Path, code: str) -> None:
     rows = [{"line_id": "L1", "act_code": code, "setting": "teleconsultation", "amount": "35.00"}]
     result = run(tmp_path, rows)
     assert flagged(result, "TLC-URG") == ["L1"]
@@ -289,12 +288,27 @@ def test_tlc_urg_not_flagged_when_the_teleconsultation_line_is_only_another_surc
 ) -> None:
     rows = [
         {"line_id": "L1", "claim_id": "C1", "act_code": "G", "setting": "cabinet"},
-        {"line_id": "L2", "claim_id": "C1", "act_code": "MCY", "setting": "teleconsultation",
-         "amount": "15.00"},
-        {"line_id": "L3", "claim_id": "C1", "act_code": "SNP", "setting": "teleconsultation",
-         "amount": "15.00"},
-        {"line_id": "L4", "claim_id": "C1", "act_code": "MN", "setting": "cabinet",
-         "amount": "35.00"},
+        {
+            "line_id": "L2",
+            "claim_id": "C1",
+            "act_code": "MCY",
+            "setting": "teleconsultation",
+            "amount": "15.00",
+        },
+        {
+            "line_id": "L3",
+            "claim_id": "C1",
+            "act_code": "SNP",
+            "setting": "teleconsultation",
+            "amount": "15.00",
+        },
+        {
+            "line_id": "L4",
+            "claim_id": "C1",
+            "act_code": "MN",
+            "setting": "cabinet",
+            "amount": "35.00",
+        },
     ]
     assert flagged(run(tmp_path, rows), "TLC-URG") == []
 
@@ -302,8 +316,13 @@ def test_tlc_urg_not_flagged_when_the_teleconsultation_line_is_only_another_surc
 def test_tlc_urg_not_flagged_in_person(tmp_path: Path) -> None:
     rows = [
         {"line_id": "L1", "claim_id": "C1", "act_code": "G", "setting": "domicile"},
-        {"line_id": "L2", "claim_id": "C1", "act_code": "MN", "setting": "domicile",
-         "amount": "35.00"},
+        {
+            "line_id": "L2",
+            "claim_id": "C1",
+            "act_code": "MN",
+            "setting": "domicile",
+            "amount": "35.00",
+        },
     ]
     assert flagged(run(tmp_path, rows), "TLC-URG") == []
 
@@ -327,14 +346,34 @@ def test_tlc_urg_does_not_flag_the_teleconsultation_act_itself(tmp_path: Path) -
 
 def test_tlc_urg_not_before_2024_12_22(tmp_path: Path) -> None:
     rows = [
-        {"line_id": "L1", "act_code": "MN", "setting": "teleconsultation",
-         "service_date": "2024-12-21", "amount": "35.00"},
-        {"line_id": "L2", "act_code": "MN", "setting": "teleconsultation",
-         "service_date": "2024-12-22", "amount": "35.00"},
-        {"line_id": "L3", "claim_id": "C3", "act_code": "G", "setting": "teleconsultation",
-         "service_date": "2024-12-21"},
-        {"line_id": "L4", "claim_id": "C3", "act_code": "F", "service_date": "2024-12-21",
-         "amount": "19.06"},
+        {
+            "line_id": "L1",
+            "act_code": "MN",
+            "setting": "teleconsultation",
+            "service_date": "2024-12-21",
+            "amount": "35.00",
+        },
+        {
+            "line_id": "L2",
+            "act_code": "MN",
+            "setting": "teleconsultation",
+            "service_date": "2024-12-22",
+            "amount": "35.00",
+        },
+        {
+            "line_id": "L3",
+            "claim_id": "C3",
+            "act_code": "G",
+            "setting": "teleconsultation",
+            "service_date": "2024-12-21",
+        },
+        {
+            "line_id": "L4",
+            "claim_id": "C3",
+            "act_code": "F",
+            "service_date": "2024-12-21",
+            "amount": "19.06",
+        },
     ]
     assert flagged(run(tmp_path, rows), "TLC-URG") == ["L2"]
 
@@ -343,8 +382,13 @@ def test_tlc_urg_not_before_2024_12_22(tmp_path: Path) -> None:
 
 
 def yyyy010(line_id: str, followup: str = "", **more: Any) -> dict[str, Any]:
-    return {"line_id": line_id, "act_code": "YYYY010", "followup": followup, "amount": "60.00",
-            **more}
+    return {
+        "line_id": line_id,
+        "act_code": "YYYY010",
+        "followup": followup,
+        "amount": "60.00",
+        **more,
+    }
 
 
 def test_yyyy010_followup_urgences_ok(tmp_path: Path) -> None:
@@ -409,8 +453,12 @@ def psy_batch(cabinet: int, tele: int, **more: Any) -> list[dict[str, Any]]:
     rows = [psy(f"C{i:02d}", service_date="2025-02-03", **more) for i in range(1, cabinet + 1)]
     start = dt.date(2025, 3, 1)
     rows += [
-        psy(f"T{i:02d}", "teleconsultation",
-            service_date=(start + dt.timedelta(days=i)).isoformat(), **more)
+        psy(
+            f"T{i:02d}",
+            "teleconsultation",
+            service_date=(start + dt.timedelta(days=i)).isoformat(),
+            **more,
+        )
         for i in range(1, tele + 1)
     ]
     return rows
@@ -460,8 +508,10 @@ def test_tlc_cap_psy_floor_at_non_integer_boundary(tmp_path: Path) -> None:
 def test_tlc_cap_psy_excludes_treating_doctor_with_own_patient(tmp_path: Path) -> None:
     # N=15 (allowed 6); T=4 once the 5 treating-doctor teleconsultations are left out.
     rows = psy_batch(6, 4)
-    rows += [psy(f"M{i}", "teleconsultation", treating_doctor=True, service_date="2025-05-01")
-             for i in range(1, 6)]
+    rows += [
+        psy(f"M{i}", "teleconsultation", treating_doctor=True, service_date="2025-05-01")
+        for i in range(1, 6)
+    ]
     assert flagged(run(tmp_path, rows), "TLC-CAP-PSY") == []
 
 
@@ -544,14 +594,42 @@ def test_tlc_cap_psy_groups_per_calendar_year(tmp_path: Path) -> None:
     #     a teleconsultation on 01/01 (N=1, allowed 0: flagged). Pooled, nothing would be.
     # P2: the other way round.
     rows = [psy(f"CA{i:02d}", provider_id="P1", service_date="2025-06-02") for i in range(10)]
-    rows += [psy("A31", "teleconsultation", provider_id="P1", service_date="2025-12-31",
-                 service_time="23:30")]
-    rows += [psy("A01", "teleconsultation", provider_id="P1", service_date="2026-01-01",
-                 service_time="00:30")]
-    rows += [psy("B31", "teleconsultation", provider_id="P2", service_date="2025-12-31",
-                 service_time="23:30")]
-    rows += [psy("B01", "teleconsultation", provider_id="P2", service_date="2026-01-01",
-                 service_time="00:30")]
+    rows += [
+        psy(
+            "A31",
+            "teleconsultation",
+            provider_id="P1",
+            service_date="2025-12-31",
+            service_time="23:30",
+        )
+    ]
+    rows += [
+        psy(
+            "A01",
+            "teleconsultation",
+            provider_id="P1",
+            service_date="2026-01-01",
+            service_time="00:30",
+        )
+    ]
+    rows += [
+        psy(
+            "B31",
+            "teleconsultation",
+            provider_id="P2",
+            service_date="2025-12-31",
+            service_time="23:30",
+        )
+    ]
+    rows += [
+        psy(
+            "B01",
+            "teleconsultation",
+            provider_id="P2",
+            service_date="2026-01-01",
+            service_time="00:30",
+        )
+    ]
     rows += [psy(f"CB{i:02d}", provider_id="P2", service_date="2026-01-01") for i in range(10)]
     result = run(tmp_path, rows)
     assert flagged(result, "TLC-CAP-PSY") == ["A01", "B31"]
@@ -561,9 +639,7 @@ def test_tlc_cap_psy_groups_per_calendar_year(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("specialty", ["33", "75", "17"])
-def test_tlc_cap_psy_applies_to_every_psychiatry_specialty(
-    tmp_path: Path, specialty: str
-) -> None:
+def test_tlc_cap_psy_applies_to_every_psychiatry_specialty(tmp_path: Path, specialty: str) -> None:
     result = run(tmp_path, psy_batch(5, 5, provider_specialty=specialty))
     assert flagged(result, "TLC-CAP-PSY") == ["T05"]
 

@@ -25,9 +25,7 @@ from claimlint.dsl.loader import load
 from claimlint.report.records import write_json, write_jsonl
 from claimlint.report.text import write_text
 
-SETTINGS = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 WRITERS: dict[str, Callable[[CheckRun, io.StringIO], None]] = {
     "text": write_text,
@@ -112,10 +110,7 @@ def rows_and_permutation(
 
 
 PROVIDERS_CSV = (
-    "provider_id;tlc_cap_derogation;yyyy010_cpl_validated\n"
-    "P1;;true\n"
-    "P2;;false\n"
-    "P3;45;false\n"
+    "provider_id;tlc_cap_derogation;yyyy010_cpl_validated\nP1;;true\nP2;;false\nP3;45;false\n"
 )
 
 

@@ -107,7 +107,9 @@ def test_collect_and_its_aggregators(policy, age, expected):
 
 
 def test_several_outputs_give_a_record():
-    text = HEADER + """
+    text = (
+        HEADER
+        + """
 table T "t" hit policy U
   input day date
   output code text
@@ -116,6 +118,7 @@ table T "t" hit policy U
   | < 2024-12-22             || "a"  | 1    |
   | >= 2024-12-22            || "b"  | 2.5  |
 """
+    )
     t = resolve([parse(text, "t.rules")]).tables["T"]
     assert evaluate(t, [dt.date(2024, 12, 22)]).value == {"code": "b", "rate": Decimal("2.5")}
 
