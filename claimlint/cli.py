@@ -147,10 +147,84 @@ def _report_output(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+config_options = [
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False),
+        metavar="FICHIER",
+        help="Fichier de configuration (claimlint.toml, ou pyproject.toml avec "
+        "[tool.claimlint]) au lieu de celui trouvé en remontant depuis le dossier courant.",
+    ),
+    click.option("--no-config", is_flag=True, help="N'applique aucun fichier de configuration."),
+]
+
+
+def _config_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(config_options):
+        fn = option(fn)
+    return fn
+
+
 @click.group()
 @click.version_option(__version__, prog_name="claimlint")
-def main() -> None:
+@_config_options
+@click.pass_context
+def main(ctx: click.Context, config_file: str | None, no_config: bool) -> None:
     """claimlint : contrôle de conformité de la facturation médicale (convention 2024-2029)."""
+    ctx.ensure_object(dict)
+    ctx.obj.update(config_file=config_file, no_config=no_config)
+
+
+def _configured(
+    params: dict[str, Any], config_file: str | None, no_config: bool
+) -> tuple[dict[str, Any], list[Any]]:
+    """The command's parameters with the configuration filled in where the command line (or
+    the environment) gave nothing; and the effective settings with their origins."""
+    from claimlint.config import KEYS, effective, load_config
+
+    ctx = click.get_current_context()
+    group = ctx.find_root().obj or {}
+    config_file = config_file or group.get("config_file")
+    no_config = no_config or bool(group.get("no_config"))
+    config = load_config(config_file, disabled=no_config)
+    by_param = {p.name: p for p in ctx.command.params}
+    for key, value in config.values.items():
+        param = by_param.get(KEYS[key].param)
+        if param is not None and isinstance(param.type, click.Choice):
+            if value not in param.type.choices:
+                from claimlint.dsl.resolve import did_you_mean
+                from claimlint.errors import Diagnostic
+
+                raise ClaimlintError(
+                    Diagnostic(
+                        f"{config.origin} : « {key} = {value} » : valeur inconnue",
+                        hint=did_you_mean(value, param.type.choices)
+                        or f"valeurs possibles : {', '.join(param.type.choices)}",
+                    )
+                )
+
+    def from_command_line(name: str) -> bool:
+        source = ctx.get_parameter_source(name)
+        return source in (
+            click.core.ParameterSource.COMMANDLINE,
+            click.core.ParameterSource.ENVIRONMENT,
+        )
+
+    return effective(config, params, from_command_line)
+
+
+def _with_config(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Fills the command's options from the configuration file where not given."""
+
+    @functools.wraps(fn)
+    def wrapper(
+        *args: Any, config_file: str | None = None, no_config: bool = False, **kwargs: Any
+    ) -> Any:
+        kwargs, _ = _configured(kwargs, config_file, no_config)
+        return fn(*args, **kwargs)
+
+    return wrapper
 
 
 @main.command()
@@ -262,7 +336,9 @@ def main() -> None:
     help="Enregistre les violations actuelles (hors dérogations) comme ligne de base ; "
     "code de sortie 0.",
 )
+@_config_options
 @_user_errors
+@_with_config
 @_report_output
 def check(
     claims: tuple[str, ...],
@@ -327,6 +403,17 @@ def check(
     if write_baseline_file:
         sys.exit(EXIT_OK)
     sys.exit(EXIT_VIOLATIONS if run.failed(Severity(fail_on)) else EXIT_OK)
+
+
+@main.command("config")
+@_config_options
+@_user_errors
+def config_command(config_file: str | None, no_config: bool, **params: Any) -> None:
+    """Affiche les réglages effectifs de `check` et leur origine : défaut, fichier de
+    configuration ou ligne de commande (mêmes options que `check`)."""
+    _, settings = _configured(params, config_file, no_config)
+    for setting in settings:
+        click.echo(setting.render())
 
 
 def _today() -> Any:
@@ -710,6 +797,17 @@ def _explain_line(
     out.write(text)
     failed = any(v.severity.rank <= Severity(fail_on).rank for v in violations)
     return EXIT_VIOLATIONS if failed else EXIT_OK
+
+
+def _share_configurable_options() -> None:
+    """`config` takes the configurable options of `check`, to show what they would change."""
+    from claimlint.config import KEYS
+
+    names = {key.param for key in KEYS.values()}
+    config_command.params.extend(p for p in check.params if p.name in names)
+
+
+_share_configurable_options()
 
 
 @main.command()

@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from itertools import groupby
-from typing import IO
+from typing import IO, Any
+
+import click
 
 from claimlint.checker.run import CheckRun
 from claimlint.checker.values import euros, french
 from claimlint.dsl.model import Severity
-from claimlint.report.rulebook import severity_text
 
 MAX_REJECTIONS_SHOWN = 20
+SEVERITY_COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
+
+
+def use_colour(out: IO[str]) -> bool:
+    """Colours only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(out, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
+def _styler(colour: bool) -> Callable[..., str]:
+    def style(text: str, **styles: Any) -> str:
+        return click.style(text, **styles) if colour else text
+
+    return style
+
+
+def _severity(rule: Any, style: Callable[..., str]) -> str:
+    def word(severity: Severity) -> str:
+        return style(severity.french, fg=SEVERITY_COLOURS.get(severity), bold=True)
+
+    if rule.severity_if is None:
+        return word(rule.severity)
+    return f"{word(rule.severity_if[1])} (sous condition), sinon {word(rule.severity)}"
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -37,6 +67,7 @@ def summary_line(run: CheckRun) -> str:
 
 
 def write_text(run: CheckRun, out: IO[str]) -> None:
+    style = _styler(use_colour(out))
     book = run.rulebook
     out.write(f"{book.title} ({book.name} {book.version}) — {', '.join(run.inputs)}\n")
     rules = {r.id: r for r in book.rules}
@@ -45,15 +76,17 @@ def write_text(run: CheckRun, out: IO[str]) -> None:
         rule = rules[rule_id]
         total = sum((v.amount_at_stake for v in items), Decimal("0.00"))
         out.write(
-            f"\n{rule_id} — {rule.title}\n"
-            f"  {severity_text(rule, french=True)} · {rule.source} · {rule.location}\n"
-            f"  {_plural(len(items), 'violation')}, {euros(total)} € en jeu\n"
+            "\n" + style(f"{rule_id} — {rule.title}", bold=True) + "\n"
+            f"  {_severity(rule, style)} · {rule.source} · {rule.location}\n"
+            f"  {_plural(len(items), 'violation')}, {style(euros(total) + ' €', fg='cyan')} "
+            "en jeu\n"
         )
         for v in items:
             where = "  ".join(
                 x for x in (v.line_id or "—", v.provider_id or "", french(v.service_date)) if x
             )
-            out.write(f"    {where}  {euros(v.amount_at_stake):>9} €  {v.message}\n")
+            amount = style(f"{euros(v.amount_at_stake):>9} €", fg="cyan")
+            out.write(f"    {where}  {amount}  {v.message}\n")
     _write_rejections(run.rejected, len(run.rejected), out)
     out.write("\n" + summary_line(run) + "\n")
     if run.waived or run.baselined:
