@@ -57,6 +57,22 @@ class Violation:
         }
 
 
+# The public record's fields, in the contract's order (json, jsonl, csv).
+RECORD_FIELDS = (
+    "rule",
+    "severity",
+    "message",
+    "line_id",
+    "claim_id",
+    "provider_id",
+    "service_date",
+    "amount_at_stake",
+    "source",
+    "location",
+    "details",
+)
+
+
 def ordered(violations: list[Violation]) -> list[Violation]:
     return sorted(violations, key=Violation.sort_key)
 

@@ -13,20 +13,9 @@ import json
 from typing import IO, Any
 
 from claimlint.checker.run import CheckRun
+from claimlint.checker.violations import RECORD_FIELDS
 
-COLUMNS = (
-    "rule",
-    "severity",
-    "message",
-    "line_id",
-    "claim_id",
-    "provider_id",
-    "service_date",
-    "amount_at_stake",
-    "source",
-    "location",
-    "details",
-)
+COLUMNS = RECORD_FIELDS
 DIALECTS = ("standard", "fr")
 BOM = "\ufeff"
 
