@@ -17,6 +17,7 @@ Rulebook values reach SQL only as sqlglot literals; column names only as quoted 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -89,6 +90,28 @@ def literal(value: Any, type_: Type | None = None) -> exp.Expression:
 def truth(e: exp.Expression) -> exp.Expression:
     """A condition where missing counts as false."""
     return exp.Coalesce(this=e, expressions=[FALSE])
+
+
+def short_circuit(e: exp.Expression) -> exp.Expression:
+    """`a AND b` as `CASE WHEN a THEN b ELSE FALSE END` (and OR alike), so that an engine
+    evaluating a projection runs `b` only on the rows `a` leaves open.
+
+    Only for a condition read as true/false: the compiler makes every operand of AND/OR
+    two-valued (see `truth`), where both forms agree.
+    """
+
+    root = e
+    # Breadth-first order reversed: every node is rewritten after the nodes below it.
+    for node in reversed(list(e.find_all(exp.And, exp.Or, bfs=True))):
+        if isinstance(node, exp.And):
+            case = exp.Case().when(node.this, node.expression).else_(exp.false())
+        else:
+            case = exp.Case().when(node.this, exp.true()).else_(node.expression)
+        if node is root:
+            root = case
+        else:
+            node.replace(case)
+    return root
 
 
 def _exact_reciprocal(value: Decimal | int) -> Decimal:
@@ -408,19 +431,31 @@ class ExprCompiler:
 
 
 class TableCompiler:
-    """A decision-table call as CASE expressions over its rows' tests."""
+    """A decision-table call as CASE expressions over its rows' tests.
+
+    When every row tests one input column by equality only (the act code of a tariff
+    table), the expression first dispatches on that column's value, and each branch tests
+    only the rows naming that value: a line runs the tests of a handful of rows, not all.
+    """
 
     def __init__(self, compiler: ExprCompiler, call: m.TableCall):
         self.table = compiler.rulebook.tables[call.table]
         self.call = call
         self.args = [compiler.compile(a) for a in call.args]
+        self._index = _equality_column(self.table)
 
     def _cell(
         self, cell: m.CellTest, value: exp.Expression, column: m.TableColumn
     ) -> exp.Expression:
         if cell.kind == "any":
             return exp.true()
-        tests = [self._test(t, value, column) for t in cell.tests]
+        equal = [t for t in cell.tests if t.op == "=" and t.value is not None]
+        if len(equal) > 1:  # "GL1", "GL2", "GL3": one IN list
+            members = [literal(t.value, column.type) for t in equal]
+            tests = [truth(exp.In(this=value.copy(), expressions=members))]
+            tests += [self._test(t, value, column) for t in cell.tests if t not in equal]
+        else:
+            tests = [self._test(t, value, column) for t in cell.tests]
         found = exp.Paren(this=exp.or_(*tests)) if len(tests) > 1 else tests[0]
         if cell.kind == "not":
             return exp.and_(
@@ -443,13 +478,39 @@ class TableCompiler:
         node = COMPARISONS[t.op]
         return truth(node(this=v, expression=literal(t.value, column.type)))
 
-    def row_match(self, row: m.TableRow) -> exp.Expression:
+    def row_match(self, row: m.TableRow, dispatched: bool = False) -> exp.Expression:
+        """The row's tests; a dispatched row skips the column the dispatch already tested."""
         tests = [
             self._cell(cell, arg, column)
-            for cell, arg, column in zip(row.tests, self.args, self.table.inputs, strict=True)
+            for i, (cell, arg, column) in enumerate(
+                zip(row.tests, self.args, self.table.inputs, strict=True)
+            )
+            if not (dispatched and i == self._index)
         ]
         tests = [t for t in tests if not (isinstance(t, exp.Boolean) and t.this)]
         return exp.Paren(this=exp.and_(*tests)) if tests else exp.true()
+
+    def _dispatch(
+        self,
+        rows: list[m.TableRow],
+        build: Callable[[list[m.TableRow], bool], exp.Expression],
+    ) -> exp.Expression:
+        """build(rows) directly, or a CASE on the equality column whose branches build
+        from the rows naming each value (order kept); no value: build([])."""
+        if self._index is None:
+            return build(rows, False)
+        column = self.table.inputs[self._index]
+        by_value: dict[Any, list[m.TableRow]] = {}
+        for row in rows:
+            for t in row.tests[self._index].tests:
+                by_value.setdefault(t.value, []).append(row)
+        case = exp.Case()
+        for value in sorted(by_value, key=lambda v: (str(type(v)), v)):
+            same = exp.EQ(
+                this=self.args[self._index].copy(), expression=literal(value, column.type)
+            )
+            case = case.when(truth(same), build(by_value[value], True))
+        return case.else_(build([], True))
 
     def _ordered_rows(self) -> list[m.TableRow]:
         """Rows in the order a single hit picks them: priority order for P, else row order."""
@@ -468,61 +529,91 @@ class TableCompiler:
         out_type = table.outputs[index].type
         aggregator = table.hit.aggregator
         if aggregator is None:  # single hit: first match in pick order, else the default
-            case = exp.Case()
-            for row in self._ordered_rows():
-                case = case.when(self.row_match(row), literal(row.outputs[index], out_type))
-            return case.else_(literal(table.outputs[index].default, out_type))
+
+            def first(rows: list[m.TableRow], dispatched: bool) -> exp.Expression:
+                default = literal(table.outputs[index].default, out_type)
+                if not rows:
+                    return default
+                case = exp.Case()
+                for row in rows:
+                    case = case.when(
+                        self.row_match(row, dispatched), literal(row.outputs[index], out_type)
+                    )
+                return case.else_(default)
+
+            return self._dispatch(self._ordered_rows(), first)
         if aggregator == "count":
-            terms = [
+
+            def count(rows: list[m.TableRow], dispatched: bool) -> exp.Expression:
+                return self._count(rows, dispatched)
+
+            return self._dispatch(list(table.rows), count)
+
+        def gathered(rows: list[m.TableRow], dispatched: bool) -> exp.Expression:
+            values = [
                 exp.Case()
-                .when(self.row_match(r), exp.Literal.number(1))
-                .else_(exp.Literal.number(0))
-                for r in table.rows
+                .when(self.row_match(r, dispatched), literal(r.outputs[index], out_type))
+                .else_(literal(None, out_type))
+                for r in rows
+                if r.outputs[index] is not None
             ]
-            return _sum(terms) if terms else exp.Literal.number(0)
-        values = [
+            if not values:
+                return literal(None, out_type)
+            fn = {"sum": "list_sum", "min": "list_min", "max": "list_max"}[aggregator]
+            return exp.Anonymous(this=fn, expressions=[exp.Array(expressions=values)])
+
+        return self._dispatch(list(table.rows), gathered)
+
+    def _count(self, rows: list[m.TableRow], dispatched: bool) -> exp.Expression:
+        terms = [
             exp.Case()
-            .when(self.row_match(r), literal(r.outputs[index], out_type))
-            .else_(literal(None, out_type))
-            for r in table.rows
-            if r.outputs[index] is not None
+            .when(self.row_match(r, dispatched), exp.Literal.number(1))
+            .else_(exp.Literal.number(0))
+            for r in rows
         ]
-        if not values:
-            return literal(None, out_type)
-        if aggregator == "sum":
-            return exp.Anonymous(this="list_sum", expressions=[exp.Array(expressions=values)])
-        fn = "list_min" if aggregator == "min" else "list_max"
-        return exp.Anonymous(this=fn, expressions=[exp.Array(expressions=values)])
+        return _sum(terms) if terms else exp.Literal.number(0)
 
     def rows(self) -> exp.Expression:
         """The matched rows as the interpreter reports them: a list of DMN row numbers."""
         hit = self.table.hit
+        none = exp.cast(exp.Array(expressions=[]), "BIGINT[]")
         if hit.single and hit.aggregator is None:
-            case = exp.Case()
-            for row in self._ordered_rows():
-                case = case.when(
-                    self.row_match(row), exp.Array(expressions=[exp.Literal.number(row.number)])
-                )
-            return case.else_(exp.cast(exp.Array(expressions=[]), "BIGINT[]"))
+
+            def first(rows: list[m.TableRow], dispatched: bool) -> exp.Expression:
+                if not rows:
+                    return none.copy()
+                case = exp.Case()
+                for row in rows:
+                    number = exp.Array(expressions=[exp.Literal.number(row.number)])
+                    case = case.when(self.row_match(row, dispatched), number)
+                return case.else_(none.copy())
+
+            return self._dispatch(self._ordered_rows(), first)
         rows = list(self.table.rows)
         if hit.policy is m.HitPolicy.OUTPUT_ORDER:
             rows = self._ordered_rows_by_priority()
-        numbers = [
-            exp.Case()
-            .when(self.row_match(r), exp.Literal.number(r.number))
-            .else_(exp.cast(exp.null(), "BIGINT"))
-            for r in rows
-        ]
-        return exp.Anonymous(
-            this="list_filter",
-            expressions=[
-                exp.Array(expressions=numbers),
-                exp.Lambda(
-                    this=exp.not_(exp.Is(this=exp.to_identifier("x"), expression=exp.null())),
-                    expressions=[exp.to_identifier("x")],
-                ),
-            ],
-        )
+
+        def matched(rows: list[m.TableRow], dispatched: bool) -> exp.Expression:
+            if not rows:
+                return none.copy()
+            numbers = [
+                exp.Case()
+                .when(self.row_match(r, dispatched), exp.Literal.number(r.number))
+                .else_(exp.cast(exp.null(), "BIGINT"))
+                for r in rows
+            ]
+            return exp.Anonymous(
+                this="list_filter",
+                expressions=[
+                    exp.Array(expressions=numbers),
+                    exp.Lambda(
+                        this=exp.not_(exp.Is(this=exp.to_identifier("x"), expression=exp.null())),
+                        expressions=[exp.to_identifier("x")],
+                    ),
+                ],
+            )
+
+        return self._dispatch(rows, matched)
 
     def _ordered_rows_by_priority(self) -> list[m.TableRow]:
         from claimlint.checker.tables import _priority
@@ -531,23 +622,42 @@ class TableCompiler:
 
     def conflict(self) -> exp.Expression:
         """True on a line where a U table matches several rows, or an A table differing ones."""
-        matches = [
-            exp.Case().when(self.row_match(r), exp.Literal.number(1)).else_(exp.Literal.number(0))
-            for r in self.table.rows
-        ]
         if self.table.hit.policy is m.HitPolicy.UNIQUE:
-            return exp.GT(this=_sum(matches), expression=exp.Literal.number(1))
+            count = self._dispatch(list(self.table.rows), self._count)
+            return exp.GT(this=count, expression=exp.Literal.number(1))
+
         # ANY: several distinct output tuples among the matches
-        by_outputs: dict[tuple, list[m.TableRow]] = {}
-        for r in self.table.rows:
-            by_outputs.setdefault(r.outputs, []).append(r)
-        groups = [
-            exp.Case()
-            .when(exp.or_(*(self.row_match(r) for r in rows)), exp.Literal.number(1))
-            .else_(exp.Literal.number(0))
-            for rows in by_outputs.values()
-        ]
-        return exp.GT(this=_sum(groups), expression=exp.Literal.number(1))
+        def outputs(rows: list[m.TableRow], dispatched: bool) -> exp.Expression:
+            by_outputs: dict[tuple, list[m.TableRow]] = {}
+            for r in rows:
+                by_outputs.setdefault(r.outputs, []).append(r)
+            groups = [
+                exp.Case()
+                .when(
+                    exp.or_(*(self.row_match(r, dispatched) for r in same)),
+                    exp.Literal.number(1),
+                )
+                .else_(exp.Literal.number(0))
+                for same in by_outputs.values()
+            ]
+            return _sum(groups) if groups else exp.Literal.number(0)
+
+        count = self._dispatch(list(self.table.rows), outputs)
+        return exp.GT(this=count, expression=exp.Literal.number(1))
+
+
+def _equality_column(table: m.DecisionTable) -> int | None:
+    """The first input column that every row (two or more) tests by equality alone."""
+    if len(table.rows) < 2:
+        return None
+    for i, _ in enumerate(table.inputs):
+        if all(
+            row.tests[i].kind == "tests"
+            and all(t.op == "=" and t.value is not None for t in row.tests[i].tests)
+            for row in table.rows
+        ):
+            return i
+    return None
 
 
 def _sum(terms: list[exp.Expression]) -> exp.Expression:

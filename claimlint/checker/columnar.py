@@ -1,0 +1,469 @@
+"""The columnar plan: the rule model as SQL statements, for any SQL engine sqlglot speaks.
+
+Lines are loaded once into a base relation: input columns, reference columns with their
+defaults, the line's date, one column per `claim has` condition, and one flag column per
+line rule and per U/A table call (the line-rule scan is part of that one pass). Each rule is
+then one query: a line rule reads the lines its flag marks; an aggregate rule counts and
+ranks its population with windows. Flagged lines come back with the values their record
+needs and go through the same `make_violation` as the interpreter's, so every engine writes
+the same bytes.
+
+An engine subclass says how to run SQL (its dialect, how to register an Arrow table, how to
+materialise a query as a table, how to fetch rows); the statements are the same for all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pyarrow as pa
+from sqlglot import exp
+
+from claimlint.checker import calendar, sql, tables
+from claimlint.checker.readers import Batch
+from claimlint.checker.sql import (
+    CHRONO,
+    DAY,
+    ExprCompiler,
+    TableCompiler,
+    col,
+    literal,
+    short_circuit,
+    truth,
+)
+from claimlint.checker.violations import Violation, make_violation, ordered
+from claimlint.dsl import model as m
+from claimlint.dsl.schema import Role, Schema
+from claimlint.dsl.types import Type
+
+INPUT = "claimlint_input"
+BASE = "claimlint_base"
+
+ARROW_TYPES = {
+    Type.TEXT: pa.string(),
+    Type.INTEGER: pa.int64(),
+    Type.DECIMAL: pa.decimal128(18, 6),
+    Type.MONEY: pa.decimal128(18, 2),
+    Type.DATE: pa.date32(),
+    Type.TIME: pa.time64("us"),
+    Type.BOOLEAN: pa.bool_(),
+}
+
+CALENDAR_FUNCTIONS = {"is_public_holiday", "working_days_between", "is_out_of_hours"}
+
+
+def arrow_table(schema: Schema, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
+    arrow_schema = pa.schema([(f.name, ARROW_TYPES[f.type]) for f in schema.fields])
+    columns: dict[str, list] = {f.name: [] for f in schema.fields}
+    for row in rows:
+        for name, values in columns.items():
+            values.append(row[name])
+    return pa.table(columns, schema=arrow_schema)
+
+
+def ref_table(name: str) -> str:
+    return f"claimlint_ref_{name}"
+
+
+@attrs.frozen
+class _Shape:
+    """What a rule's result rows hold beyond the fixed head (see `_values`)."""
+
+    placeholders: tuple[m.Placeholder, ...]
+    calls: tuple[m.TableCall, ...]
+
+    @classmethod
+    def of(cls, rule: m.Rule) -> _Shape:
+        placeholders = tuple(
+            p for p in rule.message.parts if isinstance(p, m.Placeholder) and p.expr is not None
+        )
+        return cls(placeholders, tuple(rule.reported_calls()))
+
+
+class ColumnarEngine:
+    """One check of one batch as SQL: build the base relation, run each rule's query.
+
+    Subclasses provide the dialect and the four hooks below; loading the input into the
+    `INPUT` relation is theirs too, after which they call `_prepare`.
+    """
+
+    dialect: str = ""
+
+    def __init__(self, rulebook: m.Rulebook):
+        self.rulebook = rulebook
+        self.roles = {role: sql.role_column(rulebook.input, role) for role in Role}
+        self.claim_flags = {c: f"_claim_{i}" for i, c in enumerate(sql.claim_conditions(rulebook))}
+        self.exprs = ExprCompiler(rulebook, self.claim_flags)
+        # Set by _prepare(): the base column flagging each line rule and each U/A call.
+        self._flag: dict[tuple, str] = {}
+        self._rules: list[m.Rule] = []
+
+    # -- hooks
+    def _register(self, name: str, table: pa.Table) -> None:
+        """Make an Arrow table (references, holidays) readable as `name`."""
+        raise NotImplementedError
+
+    def _materialize(self, name: str, query: exp.Expression) -> None:
+        """Create (or replace) the temporary table `name` holding the query's rows."""
+        raise NotImplementedError
+
+    def _fetch(self, query: exp.Expression) -> list[tuple]:
+        raise NotImplementedError
+
+    def _progress(self, steps: int) -> contextlib.AbstractContextManager:
+        """An object with `step(label)`, shown while the rules run (silent by default)."""
+        return _Silent()
+
+    # -- the base relation
+    def _prepare(self, references: Mapping[str, Batch], only: Iterable[str] | None = None) -> None:
+        """References and calendar registered, then the base relation built for the rules
+        of `only` (every rule when None)."""
+        wanted = set(only) if only is not None else None
+        self._rules = sorted(
+            (r for r in self.rulebook.rules if wanted is None or r.id in wanted),
+            key=lambda r: r.id,
+        )
+        for ref in self.rulebook.references:
+            ref_batch = references.get(ref.name)
+            rows = ref_batch.rows if ref_batch is not None else ()
+            self._register(ref_table(ref.name), arrow_table(ref.schema, rows))
+        if self._uses_calendar():
+            self._load_calendar()
+        self._materialize(BASE, self._base())
+
+    def _calendar_calls(self) -> list[m.Call]:
+        exprs = [e for r in self.rulebook.rules for e in r.expressions()]
+        exprs += [d.expr for d in self.rulebook.defines.values()]
+        return [
+            n
+            for e in exprs
+            for n in m.walk(e)
+            if isinstance(n, m.Call) and n.function in CALENDAR_FUNCTIONS
+        ]
+
+    def _uses_calendar(self) -> bool:
+        return bool(self._calendar_calls())
+
+    def _load_calendar(self) -> None:
+        """The French public holidays over the years of the dates the calendar functions
+        read; every date column's years when one of their arguments is computed."""
+        args = [a for call in self._calendar_calls() for a in call.args if a.type is Type.DATE]
+        if all(isinstance(a, m.FieldRef) and a.table is None for a in args):
+            date_columns = sorted({a.name for a in args})
+        else:
+            date_columns = [f.name for f in self.rulebook.input.fields if f.type is Type.DATE]
+        bounds = exp.select(
+            *(exp.func("min", col(c)) for c in date_columns),
+            *(exp.func("max", col(c)) for c in date_columns),
+        ).from_(INPUT)
+        found = [d for d in self._fetch(bounds)[0] if d is not None]
+        # Holidays of the years the dates span, a year either side for bridge days.
+        first = max(min((d.year for d in found), default=dt.date.today().year) - 1, 1)
+        last = min(max((d.year for d in found), default=dt.date.today().year) + 1, 9999)
+        holidays = calendar.public_holidays(first, last)
+        table = pa.table({"d": holidays}, schema=pa.schema([("d", pa.date32())]))
+        self._register(sql.HOLIDAYS, table)
+
+    def _joined(self) -> exp.Select:
+        """Input lines with their reference columns (defaults applied) and their date."""
+        schema = self.rulebook.input
+        joined = exp.select(*(col(f.name, "i") for f in schema.fields)).from_(
+            exp.alias_(exp.to_table(INPUT), "i", quoted=True)
+        )
+        for n, ref in enumerate(self.rulebook.references):
+            alias = f"r{n}"
+            for f in ref.schema.fields:
+                value = (
+                    exp.Coalesce(this=col(f.name, alias), expressions=[literal(f.default, f.type)])
+                    if f.default is not None
+                    else col(f.name, alias)
+                )
+                joined = joined.select(
+                    exp.alias_(value, sql.ref_column(ref.name, f.name), quoted=True)
+                )
+            joined = joined.join(
+                exp.alias_(exp.to_table(ref_table(ref.name)), alias, quoted=True),
+                on=exp.EQ(this=col(ref.join_field, "i"), expression=col(ref.key, alias)),
+                join_type="left",
+            )
+        return joined.select(exp.alias_(self._day_expr(), DAY, quoted=True))
+
+    def _base(self) -> exp.Expression:
+        """The base relation: joined lines, claim flags, and the scan's flag columns."""
+        lines = exp.select(exp.Star()).from_(
+            exp.alias_(exp.Subquery(this=self._joined()), "j", quoted=True)
+        )
+        if not self.roles[Role.LINE]:  # no line id: the input order tells lines apart
+            lines = lines.select(exp.alias_(exp.Window(this=exp.RowNumber()), CHRONO, quoted=True))
+        claim = self.roles[Role.CLAIM]
+        if self.claim_flags:
+            # One pass over the claims: every `claim has` condition aggregated per claim. The
+            # joined lines are spelt twice rather than shared, so nothing is materialised.
+            flags = exp.select(col(claim)).from_(
+                exp.alias_(exp.Subquery(this=self._joined()), "j", quoted=True)
+            )
+            flags = flags.group_by(col(claim))
+            for condition, name in self.claim_flags.items():
+                flag = exp.func("bool_or", self.exprs.condition(condition.condition))
+                flags = flags.select(exp.alias_(flag, name, quoted=True))
+                lines = lines.select(col(name, "f"))
+            lines = lines.join(
+                exp.alias_(exp.Subquery(this=flags), "f", quoted=True),
+                on=exp.EQ(this=col(claim, "j"), expression=col(claim, "f")),
+                join_type="left",
+            )
+        return exp.select(exp.Star(), *self._scan_flags()).from_(
+            exp.alias_(exp.Subquery(this=lines), "l", quoted=True)
+        )
+
+    def _scan_flags(self) -> list[exp.Expression]:
+        """One boolean column per line rule (it applies) and per U/A table call (the table
+        is broken there). Conjunctions become CASEs so each test runs only on the lines the
+        earlier ones kept: most lines fail a rule's first, cheap test on the act code."""
+        flags: list[exp.Expression] = []
+        self._flag.clear()
+        conflicts: dict[m.TableCall, str] = {}  # a call several rules make is tested once
+        for i, rule in enumerate(self._rules):
+            if rule.aggregate is None:
+                self._flag[(rule.id,)] = f"_r{i}"
+                flags.append(exp.alias_(short_circuit(self._applies(rule)), f"_r{i}", quoted=True))
+            for j, call in enumerate(self._conflict_calls(rule)):
+                if call not in conflicts:
+                    conflicts[call] = f"_c{i}_{j}"
+                    conflict = truth(TableCompiler(self.exprs, call).conflict())
+                    flags.append(exp.alias_(short_circuit(conflict), conflicts[call], quoted=True))
+                self._flag[(rule.id, j)] = conflicts[call]
+        return flags
+
+    @property
+    def key(self) -> str:
+        """The column that tells lines apart: the line id, else the input position."""
+        return self.roles[Role.LINE] or CHRONO
+
+    def _chronological(self) -> list[exp.Ordered]:
+        """Date, time with missing last, line (DESIGN.md's chronological order)."""
+        order = [exp.Ordered(this=col(DAY), nulls_first=False)]
+        if self.roles[Role.TIME]:
+            order.append(exp.Ordered(this=col(self.roles[Role.TIME]), nulls_first=False))
+        order.append(exp.Ordered(this=col(self.key), nulls_first=False))
+        return order
+
+    def _day_expr(self) -> exp.Expression:
+        if self.roles[Role.DATE]:
+            return col(self.roles[Role.DATE], "i")
+        if self.roles[Role.YEAR]:
+            year = col(self.roles[Role.YEAR], "i")
+            made = exp.func("make_date", year, exp.Literal.number(1), exp.Literal.number(1))
+            in_range = exp.and_(year >= exp.Literal.number(1), year <= exp.Literal.number(9999))
+            return exp.Case().when(in_range, made).else_(exp.cast(exp.null(), "DATE"))
+        return exp.cast(exp.null(), "DATE")
+
+    # -- rules
+    def _applies(self, rule: m.Rule) -> exp.Expression:
+        tests = [exp.not_(exp.Is(this=col(DAY), expression=exp.null()))]
+        if rule.period.start is not None:
+            tests.append(col(DAY) >= literal(rule.period.start))
+        if rule.period.end is not None:
+            tests.append(col(DAY) <= literal(rule.period.end))
+        if rule.condition is not None:
+            tests.append(self.exprs.condition(rule.condition))
+        tests += [exp.not_(self.exprs.condition(e.condition)) for e in rule.exceptions]
+        return exp.and_(*tests)
+
+    def _values(self, rule: m.Rule, shape: _Shape) -> list[exp.Expression]:
+        """What a record needs from its line, in a fixed order (see _record)."""
+        values: list[exp.Expression] = [
+            col(self.roles[r]) if self.roles[r] else exp.null()
+            for r in (Role.LINE, Role.CLAIM, Role.PROVIDER, Role.TIME)
+        ]
+        values += [col(DAY), self.exprs.compile(rule.stake)]
+        values.append(
+            self.exprs.condition(rule.severity_if[0]) if rule.severity_if else exp.false()
+        )
+        values += [self.exprs.compile(p.expr) for p in shape.placeholders]
+        values += [self.exprs.compile(e) for _, e in rule.lets]
+        values += [TableCompiler(self.exprs, c).rows() for c in shape.calls]
+        return values
+
+    def _record(
+        self,
+        rule: m.Rule,
+        shape: _Shape,
+        row: tuple,
+        figures: dict[str, Any],
+        group: bool = False,
+    ) -> Violation:
+        line_id, claim_id, provider_id, time, day, stake, severe, *rest = row
+        placeholders = shape.placeholders
+        named = dict(zip((p.name for p in placeholders), rest, strict=False))
+        rest = rest[len(placeholders) :]
+        lets = list(rest[: len(rule.lets)])
+        rows = rest[len(rule.lets) :]
+        return make_violation(
+            rule,
+            line_id=line_id,
+            claim_id=claim_id,
+            provider_id=provider_id,
+            day=day,
+            time=time,
+            stake=stake,
+            severity=rule.severity_if[1] if rule.severity_if and severe else rule.severity,
+            placeholders=named,
+            lets=lets,
+            figures=figures,
+            table_rows=[(c.table, list(r)) for c, r in zip(shape.calls, rows, strict=True)],
+            group_level=group,
+        )
+
+    def _conflict_calls(self, rule: m.Rule) -> list[m.TableCall]:
+        return [
+            call
+            for call in rule.table_calls()
+            if self.rulebook.tables[call.table].hit.policy in (m.HitPolicy.UNIQUE, m.HitPolicy.ANY)
+        ]
+
+    def _check_conflicts(self, rule: m.Rule) -> None:
+        """A broken U or A table is an error on the first line (chronologically) it breaks."""
+        for j, call in enumerate(self._conflict_calls(rule)):
+            compiled = TableCompiler(self.exprs, call)
+            where = col(self._flag[(rule.id, j)])
+            query = exp.select(*compiled.args).from_(BASE).where(where)
+            query = query.order_by(*self._chronological())
+            found = self._fetch(query.limit(1))
+            if found:
+                table = self.rulebook.tables[call.table]
+                tables.evaluate(table, list(found[0]))  # raises the interpreter's own error
+
+    def run_rule(self, rule: m.Rule) -> list[Violation]:
+        self._check_conflicts(rule)
+        shape = _Shape.of(rule)
+        if rule.aggregate is None:
+            where = col(self._flag[(rule.id,)])
+            query = exp.select(*self._values(rule, shape)).from_(BASE).where(where)
+            return [self._record(rule, shape, row, {}) for row in self._fetch(query)]
+        return self._run_aggregate(rule, shape)
+
+    def _run_aggregate(self, rule: m.Rule, shape: _Shape) -> list[Violation]:
+        agg = rule.aggregate
+        assert agg is not None
+        keys = [f"_k{i}" for i in range(len(agg.keys))]
+        counted = self.exprs.condition(agg.counted) if agg.counted else exp.true()
+        cap = self.exprs.compile(agg.cap) if agg.cap else exp.null()
+        pop = (
+            exp.select(
+                exp.Star(),
+                *(
+                    exp.alias_(self.exprs.compile(k), name, quoted=True)
+                    for k, name in zip(agg.keys, keys, strict=True)
+                ),
+                exp.alias_(counted, "_counted", quoted=True),
+                exp.alias_(cap, "_cap_line", quoted=True),
+            )
+            .from_(BASE)
+            .where(self._applies(rule))
+        )
+        group = [col(k) for k in keys]
+
+        def window(
+            fn: exp.Expression, order: bool = False, extra: list | None = None, spec=None
+        ) -> exp.Window:
+            return exp.Window(
+                this=fn,
+                partition_by=[g.copy() for g in group] + (extra or []),
+                order=exp.Order(expressions=self._chronological()) if order else None,
+                spec=spec,
+            )
+
+        whole = exp.WindowSpec(
+            kind="ROWS",
+            start="UNBOUNDED",
+            start_side="PRECEDING",
+            end="UNBOUNDED",
+            end_side="FOLLOWING",
+        )
+
+        counted_int = (
+            exp.Case().when(col("_counted"), exp.Literal.number(1)).else_(exp.Literal.number(0))
+        )
+        ranked = exp.select(
+            exp.Star(),
+            exp.alias_(window(exp.Count(this=exp.Star())), "_total", quoted=True),
+            exp.alias_(window(exp.Sum(this=counted_int)), "_count", quoted=True),
+            exp.alias_(
+                window(exp.RowNumber(), order=True, extra=[col("_counted")]), "_rank", quoted=True
+            ),
+            # The cap is read on the group's first line in chronological order.
+            exp.alias_(
+                window(exp.FirstValue(this=col("_cap_line")), order=True, spec=whole),
+                "_cap",
+                quoted=True,
+            ),
+        ).from_(exp.alias_(exp.Subquery(this=pop), "p", quoted=True))
+        if agg.cap is None:
+            flagged = exp.EQ(this=col("_rank"), expression=exp.Literal.number(1))
+        else:
+            limit = col("_cap")
+            if agg.percent:
+                limit = exp.Mul(
+                    this=exp.Mul(this=col("_cap"), expression=col("_total")),
+                    expression=literal(Decimal("0.01")),
+                )
+            flagged = exp.and_(
+                exp.not_(exp.Is(this=col("_cap"), expression=exp.null())),
+                exp.GT(this=col("_rank"), expression=exp.func("floor", limit)),
+            )
+        period = [col(keys[agg.period_key])] if agg.period_key is not None else []
+        query = (
+            exp.select(
+                *self._values(rule, shape),
+                col("_count"),
+                col("_total"),
+                col("_cap"),
+                col("_rank"),
+                *period,
+            )
+            .from_(exp.alias_(exp.Subquery(this=ranked), "c", quoted=True))
+            .where(exp.and_(col("_counted"), flagged))
+        )
+        found = []
+        for row in self._fetch(query):
+            head, tail = row[: -4 - len(period)], row[-4 - len(period) :]
+            count, total, cap, rank = tail[:4]
+            figures: dict[str, Any] = {"count": count, "total": total}
+            if agg.cap is not None:
+                allowed = math.floor(Decimal(cap) * total / 100) if agg.percent else math.floor(cap)
+                figures.update(cap=cap, allowed=allowed, excess=count - allowed, rank=rank)
+            if period:
+                figures["period"] = str(tail[4])
+            found.append(self._record(rule, shape, head, figures, group=agg.cap is None))
+        return found
+
+    def run_all(self, sink=None) -> list[Violation]:
+        """The rules `_prepare` was given, in rule-ID order; `sink` receives each rule's
+        violations as they come."""
+        found: list[Violation] = []
+        with self._progress(len(self._rules)) as progress:
+            for rule in self._rules:
+                progress.step(rule.id)
+                violations = ordered(self.run_rule(rule))
+                if sink is not None:
+                    sink(violations)
+                found.extend(violations)
+        return found
+
+
+class _Silent:
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def step(self, label: str) -> None:
+        pass
