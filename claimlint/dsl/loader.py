@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from claimlint.dsl import model, parse_cache
+from claimlint.dsl import limits, model, parse_cache
 from claimlint.dsl.parser import grammar_digest, parse
 from claimlint.dsl.resolve import resolve
 from claimlint.dsl.syntax import SourceFile
@@ -50,8 +50,25 @@ def locate(spec: str) -> tuple[Path, list[Path]]:
         files = sorted(path.rglob("*" + SUFFIX))
         if not files:
             raise RulebookError(f"aucun fichier {SUFFIX} dans le dossier {path}")
+        _refuse_escapes(path, files)
         return path, files
     raise RulebookError(f"recueil introuvable : {spec}")
+
+
+def _refuse_escapes(root: Path, files: list[Path]) -> None:
+    """A rulebook folder is read whole: a link in it may not pull in a file from elsewhere."""
+    inside = root.resolve()
+    for file in files:
+        target = file.resolve()
+        if not target.is_relative_to(inside):
+            label = f"{root.name}/{file.relative_to(root).as_posix()}"
+            raise RulebookError(
+                Diagnostic(
+                    f"{label} : ce lien mène hors du dossier du recueil ({target})",
+                    hint="copiez le fichier dans le dossier du recueil, ou donnez son chemin "
+                    "directement",
+                )
+            )
 
 
 def read_sources(spec: str) -> list[SourceFile]:
@@ -66,6 +83,7 @@ def read_sources(spec: str) -> list[SourceFile]:
             raise RulebookError(f"{label} : le fichier n'est pas en UTF-8 ({err.reason})") from None
         except OSError as err:
             raise RulebookError(f"{label} : lecture impossible ({err.strerror})") from None
+        limits.check_text(text, label)  # before the cache: a cached file obeys them too
         parsed = parse_cache.load(text, label, grammar_digest())
         if parsed is None:
             parsed = parse(text, label)

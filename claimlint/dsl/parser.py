@@ -15,9 +15,11 @@ import re
 from decimal import Decimal
 from importlib import resources
 
+import attrs
 import lark
 from lark import Token, Transformer, v_args
 
+from claimlint.dsl import limits
 from claimlint.dsl import syntax as s
 from claimlint.errors import Diagnostic, Position, RulebookError
 
@@ -54,7 +56,29 @@ def _keep_comment(token: Token) -> Token:
     return token
 
 
-_CALLBACKS = {"COMMENT": _keep_comment}
+# Parentheses open at this point of the file being read (None outside `_parse_tree`).
+_DEPTH: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "claimlint_paren_depth", default=None
+)
+
+
+def _open_paren(token: Token) -> Token:
+    depth = _DEPTH.get()
+    if depth is not None:
+        depth[0] += 1
+        if depth[0] > limits.MAX_DEPTH:
+            raise limits.too_deep(Position("", token.line, token.column))
+    return token
+
+
+def _close_paren(token: Token) -> Token:
+    depth = _DEPTH.get()
+    if depth is not None:
+        depth[0] -= 1
+    return token
+
+
+_CALLBACKS = {"COMMENT": _keep_comment, "LPAR": _open_paren, "RPAR": _close_paren}
 
 
 def _digest(grammar: str) -> str:
@@ -135,30 +159,68 @@ def parse_with_comments(
 def _parse_tree(text: str, comments: list[Token] | None) -> lark.Tree:
     """The file's parse tree; its comments go to `comments` (the cells' own never do)."""
     collecting = _COMMENTS.set(comments)
+    counting = _DEPTH.set([0])
     try:
         return _lark().parse(text, start="start")
     finally:
+        _DEPTH.reset(counting)
         _COMMENTS.reset(collecting)
 
 
+# Expression nodes of the parse tree, each a level of the syntax tree built from it; a chain
+# `a + b + c` is one node of Lark's but a nest of two levels once built.
+_EXPRESSION_NODES = frozenset(
+    "or_expr and_expr not_ compare in_ not_in is_missing is_present matches sum product neg "
+    "call call_output claim_has conditional".split()
+)
+_CHAINS = {"or_expr": 1, "and_expr": 1, "sum": 2, "product": 2}  # step between operands
+
+
+def _check_depth(tree: lark.Tree, path: str) -> None:
+    """Refuse expressions nested deeper than the limit, walking the tree without recursion."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if node.data in _EXPRESSION_NODES:
+            step = _CHAINS.get(node.data)
+            operands = (len(node.children) + step - 1) // step if step else 2
+            depth += operands - 1
+            if depth > limits.MAX_DEPTH:
+                raise limits.too_deep(_pos(path, node.meta))
+        stack.extend((c, depth) for c in node.children if isinstance(c, lark.Tree))
+
+
+def _with_source_lines(err: RulebookError, text: str) -> RulebookError:
+    """The same diagnostics, each with its file's line under it (positions are in `text`)."""
+    lines = text.splitlines()
+    return RulebookError(
+        [
+            Diagnostic(d.message, d.position, d.hint, lines[d.position.line - 1])
+            if d.position and d.source_line is None and 0 < d.position.line <= len(lines)
+            else d
+            for d in err.diagnostics
+        ]
+    )
+
+
 def _parse(text: str, path: str, comments: list[Token] | None) -> s.SourceFile:
+    limits.check_text(text, path)
     try:
         tree = _parse_tree(text, comments)
+        _check_depth(tree, path)
     except lark.UnexpectedInput as err:
         raise RulebookError(_diagnostic(err, text, path)) from None
+    except RulebookError as err:  # a limit: the lexer's callbacks do not know the path
+        diagnostics = [
+            attrs.evolve(d, position=attrs.evolve(d.position, file=path)) if d.position else d
+            for d in err.diagnostics
+        ]
+        raise _with_source_lines(RulebookError(diagnostics), text) from None
     try:
         decls = _ToSyntax(path).transform(tree)
     except lark.exceptions.VisitError as err:
         if isinstance(err.orig_exc, RulebookError):
-            lines = text.splitlines()
-            raise RulebookError(
-                [
-                    Diagnostic(d.message, d.position, d.hint, lines[d.position.line - 1])
-                    if d.position and d.source_line is None and 0 < d.position.line <= len(lines)
-                    else d
-                    for d in err.orig_exc.diagnostics
-                ]
-            ) from None
+            raise _with_source_lines(err.orig_exc, text) from None
         raise
     return s.SourceFile(path=path, text=text, decls=tuple(decls))
 
@@ -433,6 +495,9 @@ class _ToSyntax(Transformer):
         return None
 
     def table(self, meta, items):
+        if len(items) > limits.MAX_TABLE_ROWS + 1:  # the header, then the rows
+            first = items[limits.MAX_TABLE_ROWS + 1]
+            raise limits.too_many_rows(Position(self.path, first.line, first.column))
         rows = [self._cells(token) for token in items]
         header, split = rows[0]
         for cells, row_split in rows[1:]:
@@ -450,6 +515,8 @@ class _ToSyntax(Transformer):
         cells = []
         split = None
         start = 1  # just after the opening bar
+        if text.count("|") > limits.MAX_TABLE_COLUMNS + 2:  # `||` is one more bar
+            raise limits.too_many_columns(Position(self.path, token.line, token.column))
         for raw in text[1:-1].split("|"):
             stripped = raw.strip()
             if not stripped and raw == "" and cells and split is None:

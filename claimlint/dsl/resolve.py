@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from claimlint.dsl import limits
 from claimlint.dsl import model as m
 from claimlint.dsl import syntax as s
 from claimlint.dsl.functions import NUMERIC, SAME, SIGNATURES
@@ -76,6 +77,7 @@ class _Resolver:
         self.parameters: dict[str, m.Parameter] = {}
         self.tables: dict[str, m.DecisionTable] = {}
         self.defines: dict[str, m.Define] = {}
+        self.too_nested = False  # an expression went past limits.MAX_DEPTH or MAX_NODES
 
     # -- reporting
     def error(self, message: str, pos: Position | None, hint: str | None = None) -> None:
@@ -111,6 +113,8 @@ class _Resolver:
         for d in decls:
             if isinstance(d, s.TableDecl):
                 self._table(d)
+        if self.input is None:  # defines, rules and examples read the input's columns
+            raise RulebookError(sorted(self.diagnostics, key=_diagnostic_order))
         for d in decls:
             if isinstance(d, s.DefineDecl):
                 self._define(d)
@@ -494,7 +498,7 @@ class _Resolver:
             )
 
         aggregate = None
-        if is_aggregate:
+        if is_aggregate and "cap" in single:  # without a cap, reported above
             aggregate = self._aggregate(single, env)
             failed |= aggregate is None
 
@@ -684,9 +688,23 @@ class _Resolver:
     # -- expressions
     def _try_expr(self, node: Any, env: _Env) -> m.Expr | None:
         try:
-            return self._expr(node, env)
+            expr = self._expr(node, env)
         except _Failed:
             return None
+        problem = limits.nesting_problem(expr)
+        if problem is not None:
+            # Reported once per rulebook: a chain of defines would otherwise grow past the
+            # limit again and again. What uses the expression gets a stand-in and stays quiet.
+            if not self.too_nested:
+                self.error(
+                    problem,
+                    node.pos,
+                    "chaque nom défini s'ajoute à l'expression qui l'emploie : "
+                    "raccourcissez la chaîne des define et let",
+                )
+            self.too_nested = True
+            return m.Const(None, expr.type)
+        return expr
 
     def _try_condition(self, node: Any, env: _Env) -> m.Expr | None:
         expr = self._try_expr(node, env)
