@@ -8,6 +8,7 @@ message, never a traceback.
 from __future__ import annotations
 
 import functools
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -24,13 +25,22 @@ from claimlint.dsl.model import Severity
 from claimlint.errors import ClaimlintError
 from claimlint.report.html import write_html
 from claimlint.report.junit import write_junit
+from claimlint.report.parquet import write_parquet
+from claimlint.report.privacy import Pseudonymiser
 from claimlint.report.records import write_json, write_jsonl, write_records
+from claimlint.report.rejects import write_rejects
 from claimlint.report.rulebook import write_coverage, write_rules
 from claimlint.report.statistics import write_statistics
 from claimlint.report.tabular import DIALECTS, write_csv
-from claimlint.report.text import write_text
+from claimlint.report.text import summary_line, write_text
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130
+
+
+class _StrictExit(SystemExit):
+    """Exit 2 under --strict: unlike other exits 2, the reports are complete and are kept."""
+
 
 rulebook_option = click.option(
     "--rulebook",
@@ -47,11 +57,13 @@ WRITERS: dict[str, Callable[..., None]] = {
     "csv": write_csv,  # `check` binds --csv-dialect (functools.partial)
     "junit": write_junit,
     "html": write_html,
+    "parquet": write_parquet,
 }
 
 
 def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A ClaimlintError is the user's to mend: print it and exit 2."""
+    """A ClaimlintError is the user's to mend: print it and exit 2. Ctrl-C exits 130 (the
+    shells' 128 + SIGINT) without a traceback; reports in progress are discarded on the way."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -60,8 +72,25 @@ def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ClaimlintError as err:
             click.echo(err.render(), err=True)
             sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            click.echo("interrompu", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except Exception as err:
+            if not _interrupted_query(err):
+                raise
+            click.echo("interrompu", err=True)
+            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper
+
+
+def _interrupted_query(err: Exception) -> bool:
+    """Ctrl-C during a DuckDB query comes back as DuckDB's error, not KeyboardInterrupt."""
+    import duckdb
+
+    if isinstance(err, duckdb.InterruptException):
+        return True
+    return isinstance(err, RuntimeError) and str(err) == "Query interrupted"
 
 
 def _why(err: OSError) -> str:
@@ -79,28 +108,62 @@ def _why(err: OSError) -> str:
     }.get(err.errno, err.strerror or str(err))
 
 
+class _ReportStream(io.TextIOWrapper):
+    """A report file whose failed writes (a full disk…) are the user's to mend, not a bug."""
+
+    label = ""
+
+    def write(self, text: str) -> int:
+        try:
+            return super().write(text)
+        except OSError as err:
+            raise _write_error(self.label, err) from None
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError as err:
+            raise _write_error(self.label, err) from None
+
+
+def _write_error(label: str, err: OSError) -> ClaimlintError:
+    return ClaimlintError(f"{label} impossible ({_why(err)})")
+
+
 class _AtomicReport:
     """A report file written beside its destination, then renamed over it: a reader sees the
-    old file or the whole new one, never half a report; a failed run leaves nothing behind."""
+    old file or the whole new one, never half a report; a failed run leaves nothing behind.
 
-    def __init__(self, path: str) -> None:
+    A destination that exists and is no regular file (/dev/stdout, a pipe) is written in
+    place: it cannot be replaced, and must not be.
+    """
+
+    def __init__(self, path: str, what: str = "du rapport") -> None:
         import tempfile
         from pathlib import Path
 
         self.path = Path(path)
+        self.label = f"{path} : écriture {what}"
+        self.temp: str | None = None
         try:
-            fd, self.temp = tempfile.mkstemp(
-                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-            )
+            if self.path.exists() and not self.path.is_file():
+                fd = os.open(self.path, os.O_WRONLY)
+            else:
+                fd, self.temp = tempfile.mkstemp(
+                    dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+                )
         except OSError as err:
-            raise ClaimlintError(f"{path} : écriture du rapport impossible ({_why(err)})") from None
-        self.stream: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
+            raise _write_error(self.label, err) from None
+        self.stream = _ReportStream(open(fd, "wb"), encoding="utf-8", newline="")
+        self.stream.label = self.label
 
     def commit(self) -> None:
         import stat
 
         try:
             self.stream.close()
+            if self.temp is None:
+                return
             if self.path.exists():
                 mode = stat.S_IMODE(self.path.stat().st_mode)
             else:
@@ -109,15 +172,18 @@ class _AtomicReport:
                 mode = 0o666 & ~umask
             os.chmod(self.temp, mode)
             os.replace(self.temp, self.path)
-        except OSError as err:
+        except (OSError, ClaimlintError) as err:
             self.discard()
-            raise ClaimlintError(
-                f"{self.path} : écriture du rapport impossible ({_why(err)})"
-            ) from None
+            if isinstance(err, ClaimlintError):
+                raise
+            raise _write_error(self.label, err) from None
 
     def discard(self) -> None:
-        self.stream.close()
-        if os.path.exists(self.temp):
+        try:
+            self.stream.close()
+        except (OSError, ClaimlintError):
+            pass  # the report is abandoned: a failed flush changes nothing
+        if self.temp is not None and os.path.exists(self.temp):
             os.unlink(self.temp)
 
 
@@ -133,7 +199,7 @@ def _report_output(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             result = fn(*args, out=target.stream, **kwargs)
         except SystemExit as done:
-            if done.code in (EXIT_OK, EXIT_VIOLATIONS, None):
+            if done.code in (EXIT_OK, EXIT_VIOLATIONS, None) or isinstance(done, _StrictExit):
                 target.commit()
             else:
                 target.discard()
@@ -248,12 +314,19 @@ def _with_config(fn: Callable[..., Any]) -> Callable[..., Any]:
     type=click.Choice(ENGINES),
     default="auto",
     show_default=True,
-    help="Moteur : l'interpréteur (python), le moteur en colonnes (duckdb), ou selon la "
-    "taille et le format de l'entrée (auto : duckdb pour Parquet ou au-delà de 8 Mo).",
+    help="Moteur : l'interpréteur (python), le moteur en colonnes (duckdb), Apache Spark "
+    "(spark, extra claimlint[spark]), ou selon la taille et le format de l'entrée "
+    "(auto : duckdb pour Parquet ou au-delà de 8 Mo).",
 )
 @click.option(
     "--memory-limit",
     help="Mémoire que DuckDB peut employer avant d'écrire sur disque, ex. 3GB.",
+)
+@click.option(
+    "--spark-master",
+    metavar="URL",
+    help="Pour --engine spark : le maître du cluster, ex. spark://hote:7077 ou yarn "
+    "(défaut : local[*], ou celui de spark-submit).",
 )
 @click.option(
     "--map",
@@ -336,6 +409,48 @@ def _with_config(fn: Callable[..., Any]) -> Callable[..., Any]:
     help="Enregistre les violations actuelles (hors dérogations) comme ligne de base ; "
     "code de sortie 0.",
 )
+@click.option(
+    "--history",
+    "history_path",
+    is_flag=False,
+    flag_value="",
+    metavar="[FICHIER]",
+    help="Les plafonds par semaine, par année… comptent aussi les lignes de l'historique "
+    "(par défaut .claimlint/history.duckdb) ; seules les lignes du lot sont signalées. "
+    "Placez-la après les fichiers, ou écrivez --history=FICHIER.",
+)
+@click.option(
+    "--add-on-success",
+    is_flag=True,
+    help="Avec --history : ajoute le lot à l'historique s'il n'a aucune violation de "
+    "gravité erreur.",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Secondes d'attente de l'historique quand une autre commande l'occupe.",
+)
+@click.option(
+    "--rejects",
+    "rejects_file",
+    type=click.Path(dir_okay=False),
+    metavar="FICHIER",
+    help="Écrit les lignes rejetées dans FICHIER (CSV : file, line, column, reason, raw), "
+    "remplacé d'un coup, à la fin.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Code de sortie 2 dès qu'une ligne est rejetée (les rapports sont tout de même écrits).",
+)
+@click.option(
+    "--show-patient-ids",
+    is_flag=True,
+    help="Montre les identifiants des patients tels quels ; sans cette option, le rapport "
+    "les remplace par un pseudonyme (clé : CLAIMLINT_PSEUDONYM_KEY ou pseudonym-key).",
+)
 @_config_options
 @_user_errors
 @_with_config
@@ -359,12 +474,27 @@ def check(
     waivers_file: str | None = None,
     baseline_file: str | None = None,
     write_baseline_file: str | None = None,
+    rejects_file: str | None = None,
+    strict: bool = False,
+    history_path: str | None = None,
+    add_on_success: bool = False,
+    lock_timeout: float = 10.0,
+    show_patient_ids: bool = False,
+    pseudonym_key: str | None = None,
+    spark_master: str | None = None,
 ) -> None:
     """Contrôle des lignes de facturation CLAIMS (fichiers CSV, Parquet ou JSON Lines,
     dossiers, motifs) avec un recueil de règles."""
+    history_path = _history_store(history_path) if history_path is not None else None
+    if add_on_success and history_path is None:
+        raise ClaimlintError("--add-on-success demande --history")
     if with_statistics and fmt != "text":
         raise ClaimlintError(f"--statistics remplace le rapport texte : pas de --format {fmt}")
     rulebook = Selection.from_options(select, ignore, severities).apply(load(rulebook_spec))
+    if add_on_success:
+        from claimlint.checker.history import ensure
+
+        ensure(history_path, rulebook.input, lock_timeout)
     references = {}
     if providers:
         if not rulebook.references:
@@ -372,18 +502,20 @@ def check(
                 f"le recueil {rulebook.name} ne lit pas de référentiel (--providers)"
             )
         references[rulebook.references[0].name] = providers
+    # Reports name a patient by a keyed pseudonym unless asked otherwise (report/privacy.py).
+    private = None if show_patient_ids else Pseudonymiser.from_settings(pseudonym_key)
     # JSON Lines streams each rule's records as soon as the rule is done.
-    sink = functools.partial(write_records, out=out) if fmt == "jsonl" else None
+    sink = functools.partial(_write_records, out=out, private=private) if fmt == "jsonl" else None
     if waivers_file or baseline_file or write_baseline_file:
         sink = None  # the records are filtered once the run is over
-    mapping = {}
-    for rename in renames:
-        source, sep, target = rename.partition("=")
-        if not sep or not source.strip() or not target.strip():
-            raise ClaimlintError(f"--map « {rename} » : écrivez COLONNE=NOM, ex. Montant=amount")
-        mapping[source.strip()] = target.strip()
+    mapping = _mapping(renames)
     if explain_line is not None:
-        sys.exit(_explain_line(rulebook, claims, references, mapping, explain_line, fail_on, out))
+        sys.exit(
+            _explain_line(
+                rulebook, claims, references, mapping, explain_line, fail_on, out, private
+            )
+        )
+    rejects = _open_rejects(rejects_file)
     run = check_files(
         rulebook,
         claims,
@@ -392,14 +524,31 @@ def check(
         engine=engine,
         memory_limit=memory_limit,
         sink=sink,
+        history=history_path,
+        lock_timeout=lock_timeout,
+        spark_master=spark_master,
     )
     if waivers_file or baseline_file or write_baseline_file:
         run = _waive_and_baseline(run, waivers_file, baseline_file, write_baseline_file)
+    if add_on_success:
+        _add_on_success(run, rulebook, claims, mapping, history_path, lock_timeout)
+    if private is not None:
+        run = private.run(run)
     if with_statistics:
         write_statistics(run, out)
     elif sink is None:
         writer = functools.partial(write_csv, dialect=csv_dialect) if fmt == "csv" else WRITERS[fmt]
         writer(run, out)
+    if rejects is not None:
+        write_rejects(run.rejected, rejects.stream)
+        rejects.commit()
+    if fmt in ("jsonl", "csv") or out is not sys.stdout:
+        click.echo(summary_line(run), err=True)  # the accounting, whatever the report
+    if strict and run.rejected:
+        click.echo(
+            f"--strict : {len(run.rejected)} ligne(s) rejetée(s) ; code de sortie 2", err=True
+        )
+        raise _StrictExit(EXIT_ERROR)
     if write_baseline_file:
         sys.exit(EXIT_OK)
     sys.exit(EXIT_VIOLATIONS if run.failed(Severity(fail_on)) else EXIT_OK)
@@ -465,6 +614,229 @@ def _waive_and_baseline(
     elif baseline_file:
         kept, known = w.filter_new(kept, w.load_baseline(baseline_file))
     return attrs.evolve(run, violations=tuple(kept), waived=len(waived), baselined=known)
+
+
+def _open_rejects(path: str | None) -> _AtomicReport | None:
+    """The --rejects file, opened before the run (a bad path fails at once) and removed
+    when the command ends without committing it, whatever ends it."""
+    if path is None:
+        return None
+    target = _AtomicReport(path, "des lignes rejetées")
+    click.get_current_context().call_on_close(target.discard)
+    return target
+
+
+def _mapping(renames: tuple[str, ...]) -> dict[str, str]:
+    """--map COLONNE=NOM options as file column -> schema name."""
+    mapping = {}
+    for rename in renames:
+        source, sep, target = rename.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise ClaimlintError(f"--map « {rename} » : écrivez COLONNE=NOM, ex. Montant=amount")
+        mapping[source.strip()] = target.strip()
+    return mapping
+
+
+def _history_store(path: str) -> str:
+    """The history file: the default for a bare --history; never a batch of lines (a batch
+    named right after --history would be read as the history)."""
+    from claimlint.checker.history import DEFAULT_PATH
+    from claimlint.checker.run import FORMATS
+
+    if not path:
+        return DEFAULT_PATH
+    if os.path.splitext(path)[1].lower() in FORMATS:
+        raise ClaimlintError(
+            f"--history {path} : c'est un lot de lignes, pas un historique ; placez --history "
+            "après les fichiers du lot, ou écrivez --history=FICHIER"
+        )
+    return path
+
+
+def _add_on_success(
+    run: Any,
+    rulebook: Any,
+    claims: tuple[str, ...],
+    mapping: dict[str, str],
+    history_path: str,
+    lock_timeout: float,
+) -> None:
+    """`check --add-on-success`: the batch joins the history when no error was found."""
+    from claimlint.checker import history
+
+    errors = run.count(Severity.ERROR)
+    if errors:
+        click.echo(
+            f"{history_path} : lot non ajouté à l'historique ({errors} violation(s) de "
+            "gravité erreur)",
+            err=True,
+        )
+        return
+    added = history.add(history_path, rulebook.input, claims, mapping, lock_timeout)
+    click.echo(f"{history_path} : {_added(added)}", err=True)
+
+
+def _added(added: Any) -> str:
+    return (
+        f"{added.added} ligne(s) ajoutée(s), {added.known} déjà présente(s), "
+        f"{len(added.rejected)} rejetée(s)"
+    )
+
+
+def _history_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option(
+        "--lock-timeout",
+        type=click.FloatRange(min=0),
+        default=10.0,
+        show_default=True,
+        help="Secondes d'attente quand une autre commande occupe l'historique.",
+    )(fn)
+    fn = click.option(
+        "--history",
+        "history_path",
+        metavar="FICHIER",
+        help="L'historique (par défaut la clé history de claimlint.toml, sinon "
+        ".claimlint/history.duckdb).",
+    )(fn)
+    return rulebook_option(fn)
+
+
+def _history_path(history_path: str | None) -> str:
+    """The history the options name, else the configured one, else the default."""
+    from claimlint.checker.history import DEFAULT_PATH
+    from claimlint.config import load_config
+
+    if history_path is None:
+        group = click.get_current_context().find_root().obj or {}
+        config = load_config(group.get("config_file"), disabled=bool(group.get("no_config")))
+        history_path = config.values.get("history") or DEFAULT_PATH
+    return _history_store(history_path)
+
+
+def _open_history(
+    rulebook_spec: str, history_path: str | None, lock_timeout: float, write: bool
+) -> Any:
+    from claimlint.checker import history
+
+    return history.open_store(
+        _history_path(history_path), load(rulebook_spec).input, write=write, timeout=lock_timeout
+    )
+
+
+@main.group("history")
+def history_group() -> None:
+    """Historique des lots déjà envoyés : les plafonds par semaine ou par année de
+    `check --history` comptent aussi ses lignes."""
+
+
+@history_group.command("add")
+@click.argument("batches", metavar="LOT…", nargs=-1, required=True)
+@click.option(
+    "--map",
+    "renames",
+    multiple=True,
+    metavar="COLONNE=NOM",
+    help="Fait correspondre une colonne du fichier à un nom attendu (répétable).",
+)
+@_history_options
+@_user_errors
+def history_add(
+    batches: tuple[str, ...],
+    renames: tuple[str, ...],
+    rulebook_spec: str,
+    history_path: str | None,
+    lock_timeout: float,
+) -> None:
+    """Ajoute les lignes valides des lots, d'un coup ; une ligne déjà présente à l'identique
+    est ignorée, une ligne de même identifiant et de contenu différent arrête tout."""
+    from claimlint.checker import history
+
+    path = _history_path(history_path)
+    added = history.add(path, load(rulebook_spec).input, batches, _mapping(renames), lock_timeout)
+    for rejection in added.rejected:
+        click.echo(f"{rejection.file}:{rejection.line} : {rejection.reason}", err=True)
+    click.echo(f"{path} : {_added(added)}")
+
+
+@history_group.command("stats")
+@_history_options
+@_user_errors
+def history_stats(rulebook_spec: str, history_path: str | None, lock_timeout: float) -> None:
+    """Nombre de lignes par médecin et par mois."""
+    from claimlint.checker import history
+
+    with _open_history(rulebook_spec, history_path, lock_timeout, write=False) as store:
+        counts = history.stats(store)
+    click.echo(f"{'médecin':<16} {'mois':<8} {'lignes':>10}")
+    for provider, month, n in counts:
+        click.echo(f"{provider:<16} {month:<8} {n:>10}")
+    providers = len({p for p, _, _ in counts})
+    click.echo(f"total : {sum(n for _, _, n in counts)} ligne(s), {providers} médecin(s)")
+
+
+@history_group.command("remove")
+@click.option("--claim", "claims", multiple=True, metavar="ID", help="Facture annulée (répétable).")
+@click.option(
+    "--batch", "batches", multiple=True, metavar="LOT", help="Lot annulé : ses lignes (répétable)."
+)
+@_history_options
+@_user_errors
+def history_remove(
+    claims: tuple[str, ...],
+    batches: tuple[str, ...],
+    rulebook_spec: str,
+    history_path: str | None,
+    lock_timeout: float,
+) -> None:
+    """Retire de l'historique les lignes de factures ou de lots annulés."""
+    from claimlint.checker import history
+
+    if bool(claims) == bool(batches):
+        raise ClaimlintError("history remove : donnez --claim ID ou --batch LOT (l'un des deux)")
+    with _open_history(rulebook_spec, history_path, lock_timeout, write=True) as store:
+        if claims:
+            removed = history.remove_claims(store, claims)
+        else:
+            removed = history.remove_batch(store, batches)
+    click.echo(f"{store.path} : {removed} ligne(s) retirée(s)")
+
+
+@history_group.command("prune")
+@click.option(
+    "--before", required=True, metavar="AAAA-MM-JJ", help="Date de la première ligne gardée."
+)
+@_history_options
+@_user_errors
+def history_prune(
+    before: str, rulebook_spec: str, history_path: str | None, lock_timeout: float
+) -> None:
+    """Retire les lignes datées d'avant une date (plus aucun plafond ne les compte)."""
+    import datetime as dt
+
+    from claimlint.checker import history
+
+    try:
+        day = dt.date.fromisoformat(before)
+    except ValueError:
+        raise ClaimlintError(f"--before « {before} » : écrivez une date AAAA-MM-JJ") from None
+    with _open_history(rulebook_spec, history_path, lock_timeout, write=True) as store:
+        removed = history.prune(store, day)
+    click.echo(f"{store.path} : {removed} ligne(s) d'avant le {day.isoformat()} retirée(s)")
+
+
+@history_group.command("export")
+@click.argument("target", metavar="FICHIER", type=click.Path(dir_okay=False))
+@_history_options
+@_user_errors
+def history_export(
+    target: str, rulebook_spec: str, history_path: str | None, lock_timeout: float
+) -> None:
+    """Écrit toutes les lignes de l'historique dans un fichier .parquet ou .csv."""
+    from claimlint.checker import history
+
+    with _open_history(rulebook_spec, history_path, lock_timeout, write=False) as store:
+        written = history.export(store, target)
+    click.echo(f"{target} : {written} ligne(s) exportée(s)")
 
 
 @main.command()
@@ -776,6 +1148,11 @@ def _replace_file(path: Any, text: str) -> None:
         raise ClaimlintError(f"{path} : écriture impossible ({err.strerror or err})") from None
 
 
+def _write_records(violations: list[Any], out: IO[str], private: Pseudonymiser | None) -> None:
+    """`--format jsonl` streaming, patient identifiers pseudonymised unless shown."""
+    write_records(private.violations(violations) if private else violations, out)
+
+
 def _explain_line(
     rulebook: Any,
     claims: tuple[str, ...],
@@ -784,6 +1161,7 @@ def _explain_line(
     line_id: str,
     fail_on: str,
     out: IO[str],
+    private: Pseudonymiser | None,
 ) -> int:
     """`check --explain LINE_ID`: the trace of the line with the interpreter; the exit code
     of the whole check."""
@@ -793,7 +1171,7 @@ def _explain_line(
     paths = expand_inputs(claims)
     batch = read_table(rulebook.input, paths, input_format(paths), mapping)
     refs = read_references(rulebook, references)
-    text, violations = trace_violations(rulebook, batch, refs, line_id)
+    text, violations = trace_violations(rulebook, batch, refs, line_id, private)
     out.write(text)
     failed = any(v.severity.rank <= Severity(fail_on).rank for v in violations)
     return EXIT_VIOLATIONS if failed else EXIT_OK

@@ -39,11 +39,18 @@ class Key:
     """A key of the configuration: the `check` parameter it fills and its TOML kind."""
 
     param: str
-    kind: str  # "str", "path", "list" or "table"
+    kind: str  # "str", "path", "list", "table" or "secret" (a string never shown)
+    bare: bool = False  # the option may be given without its value (BARE)
 
     @property
     def check(self) -> Callable[[Any], bool]:
-        return {"str": _string, "path": _string, "list": _strings, "table": _table}[self.kind]
+        return {
+            "str": _string,
+            "path": _string,
+            "list": _strings,
+            "table": _table,
+            "secret": _string,
+        }[self.kind]
 
     @property
     def expected(self) -> str:
@@ -52,6 +59,7 @@ class Key:
             "path": "un chemin (chaîne)",
             "list": "une liste de chaînes",
             "table": "une table de chaînes",
+            "secret": "une chaîne",
         }[self.kind]
 
 
@@ -68,7 +76,13 @@ KEYS: dict[str, Key] = {
     "severity": Key("severities", "table"),
     "waivers": Key("waivers_file", "path"),
     "baseline": Key("baseline_file", "path"),
+    "history": Key("history_path", "path", bare=True),
+    "pseudonym-key": Key("pseudonym_key", "secret"),  # CLAIMLINT_PSEUDONYM_KEY overrides it
 }
+
+# An option given without its value on the command line (`check --history`): it takes the
+# configured value, else the command's default.
+BARE = ""
 
 
 @attrs.frozen
@@ -175,6 +189,8 @@ class Setting:
     def render(self) -> str:
         if self.value is None or self.value == ():
             shown = "—"
+        elif KEYS[self.key].kind == "secret":
+            shown = "(masquée)"
         elif isinstance(self.value, tuple):
             shown = ", ".join(self.value)
         else:
@@ -190,7 +206,8 @@ def effective(
     params = dict(params)
     settings = []
     for key, spec in KEYS.items():
-        if from_command_line(spec.param):
+        bare = spec.bare and params.get(spec.param) == BARE and key in config.values
+        if from_command_line(spec.param) and not bare:
             origin = COMMAND_LINE_ORIGIN
         elif key in config.values:
             params[spec.param] = config.values[key]

@@ -148,7 +148,7 @@ def test_check_finds_exactly_the_injected_violations(batch, rulebook) -> None:
         main, ["check", str(out), "--providers", str(report.providers_out), "--format", "jsonl"]
     )
     assert result.exit_code == 1, result.output
-    found = Counter(json.loads(line)["rule"] for line in result.output.splitlines())
+    found = Counter(json.loads(line)["rule"] for line in result.stdout.splitlines())
     shipped = {rule.id for rule in rulebook.rules}
     expected = {rule: n for rule, n in report.injected.items() if rule in shipped}
     assert {rule: n for rule, n in found.items() if rule in gen.RULES} == expected

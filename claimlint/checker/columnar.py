@@ -26,14 +26,18 @@ import pyarrow as pa
 from sqlglot import exp
 
 from claimlint.checker import calendar, sql, tables
+from claimlint.checker.context import HistorySource, counts_history, note_history
 from claimlint.checker.readers import Batch
 from claimlint.checker.sql import (
     CHRONO,
     DAY,
     ExprCompiler,
     TableCompiler,
+    alias,
+    and_,
     col,
     literal,
+    not_,
     short_circuit,
     truth,
 )
@@ -44,6 +48,8 @@ from claimlint.dsl.types import Type
 
 INPUT = "claimlint_input"
 BASE = "claimlint_base"
+CONTEXT = "claimlint_context"  # history lines (checker/context.py)
+IS_CONTEXT = "_context"
 
 ARROW_TYPES = {
     Type.TEXT: pa.string(),
@@ -103,6 +109,9 @@ class ColumnarEngine:
         # Set by _prepare(): the base column flagging each line rule and each U/A call.
         self._flag: dict[tuple, str] = {}
         self._rules: list[m.Rule] = []
+        # Where context lines come from (check --history): aggregates count them with
+        # today's lines; nothing flags them. Set before loading.
+        self.history: HistorySource | None = None
 
     # -- hooks
     def _register(self, name: str, table: pa.Table) -> None:
@@ -133,6 +142,8 @@ class ColumnarEngine:
             ref_batch = references.get(ref.name)
             rows = ref_batch.rows if ref_batch is not None else ()
             self._register(ref_table(ref.name), arrow_table(ref.schema, rows))
+        if self.history is not None:
+            self._load_context(self.history)
         if self._uses_calendar():
             self._load_calendar()
         self._materialize(BASE, self._base())
@@ -161,7 +172,8 @@ class ColumnarEngine:
         bounds = exp.select(
             *(exp.func("min", col(c)) for c in date_columns),
             *(exp.func("max", col(c)) for c in date_columns),
-        ).from_(INPUT)
+            copy=False,
+        ).from_(alias(self._input(), "i"), copy=False)
         found = [d for d in self._fetch(bounds)[0] if d is not None]
         # Holidays of the years the dates span, a year either side for bridge days.
         first = max(min((d.year for d in found), default=dt.date.today().year) - 1, 1)
@@ -170,56 +182,91 @@ class ColumnarEngine:
         table = pa.table({"d": holidays}, schema=pa.schema([("d", pa.date32())]))
         self._register(sql.HOLIDAYS, table)
 
+    def _load_context(self, source: HistorySource) -> None:
+        """The history lines of the groups and periods today's lines touch, as CONTEXT."""
+        schema = self.rulebook.input
+        fields = tuple(f for f in schema.fields if f.name in source.fields)
+        probe = (
+            exp.select(*(col(f.name) for f in fields), copy=False)
+            .from_(INPUT, copy=False)
+            .distinct()
+        )
+        rows = [dict(zip(source.fields, row, strict=True)) for row in self._fetch(probe)]
+        today = arrow_table(attrs.evolve(schema, fields=fields), rows)
+        self._register(CONTEXT, source.fetch(today))
+
+    def _input(self) -> exp.Expression:
+        """Today's lines; with a history, followed by its context lines (IS_CONTEXT)."""
+        if self.history is None:
+            return exp.to_table(INPUT)
+        names = self.rulebook.input.names
+
+        def part(table: str, context: bool) -> exp.Select:
+            flag = alias(exp.true() if context else exp.false(), IS_CONTEXT)
+            return exp.select(*(col(n) for n in names), flag, copy=False).from_(table, copy=False)
+
+        return exp.Subquery(this=exp.union(part(INPUT, False), part(CONTEXT, True), distinct=False))
+
     def _joined(self) -> exp.Select:
         """Input lines with their reference columns (defaults applied) and their date."""
         schema = self.rulebook.input
-        joined = exp.select(*(col(f.name, "i") for f in schema.fields)).from_(
-            exp.alias_(exp.to_table(INPUT), "i", quoted=True)
+        joined = exp.select(*(col(f.name, "i") for f in schema.fields), copy=False).from_(
+            alias(self._input(), "i"), copy=False
         )
+        if self.history is not None:
+            joined = joined.select(col(IS_CONTEXT, "i"), copy=False)
         for n, ref in enumerate(self.rulebook.references):
-            alias = f"r{n}"
+            name = f"r{n}"
             for f in ref.schema.fields:
                 value = (
-                    exp.Coalesce(this=col(f.name, alias), expressions=[literal(f.default, f.type)])
+                    exp.Coalesce(this=col(f.name, name), expressions=[literal(f.default, f.type)])
                     if f.default is not None
-                    else col(f.name, alias)
+                    else col(f.name, name)
                 )
-                joined = joined.select(
-                    exp.alias_(value, sql.ref_column(ref.name, f.name), quoted=True)
-                )
+                joined = joined.select(alias(value, sql.ref_column(ref.name, f.name)), copy=False)
             joined = joined.join(
-                exp.alias_(exp.to_table(ref_table(ref.name)), alias, quoted=True),
-                on=exp.EQ(this=col(ref.join_field, "i"), expression=col(ref.key, alias)),
+                alias(exp.to_table(ref_table(ref.name)), name),
+                on=exp.EQ(this=col(ref.join_field, "i"), expression=col(ref.key, name)),
                 join_type="left",
+                copy=False,
             )
-        return joined.select(exp.alias_(self._day_expr(), DAY, quoted=True))
+        return joined.select(alias(self._day_expr(), DAY), copy=False)
 
     def _base(self) -> exp.Expression:
         """The base relation: joined lines, claim flags, and the scan's flag columns."""
-        lines = exp.select(exp.Star()).from_(
-            exp.alias_(exp.Subquery(this=self._joined()), "j", quoted=True)
+        # "j".*, not *: the claim flags' join key would come twice (Spark refuses that).
+        every = exp.Column(this=exp.Star(), table=exp.to_identifier("j", quoted=True))
+        lines = exp.select(every, copy=False).from_(
+            alias(exp.Subquery(this=self._joined()), "j"), copy=False
         )
         if not self.roles[Role.LINE]:  # no line id: the input order tells lines apart
-            lines = lines.select(exp.alias_(exp.Window(this=exp.RowNumber()), CHRONO, quoted=True))
+            lines = lines.select(alias(exp.Window(this=exp.RowNumber()), CHRONO), copy=False)
         claim = self.roles[Role.CLAIM]
         if self.claim_flags:
             # One pass over the claims: every `claim has` condition aggregated per claim. The
             # joined lines are spelt twice rather than shared, so nothing is materialised.
-            flags = exp.select(col(claim)).from_(
-                exp.alias_(exp.Subquery(this=self._joined()), "j", quoted=True)
+            flags = exp.select(col(claim), copy=False).from_(
+                alias(exp.Subquery(this=self._joined()), "j"), copy=False
             )
-            flags = flags.group_by(col(claim))
+            # A claim is today's or the history's: the two never share a `claim has`.
+            sides = [col(IS_CONTEXT)] if self.history is not None else []
+            flags = flags.select(*(c.copy() for c in sides), copy=False).group_by(
+                col(claim), *sides, copy=False
+            )
             for condition, name in self.claim_flags.items():
                 flag = exp.func("bool_or", self.exprs.condition(condition.condition))
-                flags = flags.select(exp.alias_(flag, name, quoted=True))
-                lines = lines.select(col(name, "f"))
+                flags = flags.select(alias(flag, name), copy=False)
+                lines = lines.select(col(name, "f"), copy=False)
+            same = [exp.EQ(this=col(claim, "j"), expression=col(claim, "f"))]
+            same += [exp.EQ(this=col(c.name, "j"), expression=col(c.name, "f")) for c in sides]
             lines = lines.join(
-                exp.alias_(exp.Subquery(this=flags), "f", quoted=True),
-                on=exp.EQ(this=col(claim, "j"), expression=col(claim, "f")),
+                alias(exp.Subquery(this=flags), "f"),
+                on=and_(*same),
                 join_type="left",
+                copy=False,
             )
-        return exp.select(exp.Star(), *self._scan_flags()).from_(
-            exp.alias_(exp.Subquery(this=lines), "l", quoted=True)
+        return exp.select(exp.Star(), *self._scan_flags(), copy=False).from_(
+            alias(exp.Subquery(this=lines), "l"), copy=False
         )
 
     def _scan_flags(self) -> list[exp.Expression]:
@@ -232,12 +279,15 @@ class ColumnarEngine:
         for i, rule in enumerate(self._rules):
             if rule.aggregate is None:
                 self._flag[(rule.id,)] = f"_r{i}"
-                flags.append(exp.alias_(short_circuit(self._applies(rule)), f"_r{i}", quoted=True))
+                applies = self._applies(rule)
+                if self.history is not None:  # line rules never see the history
+                    applies = and_(not_(col(IS_CONTEXT)), applies)
+                flags.append(alias(short_circuit(applies), f"_r{i}"))
             for j, call in enumerate(self._conflict_calls(rule)):
                 if call not in conflicts:
                     conflicts[call] = f"_c{i}_{j}"
                     conflict = truth(TableCompiler(self.exprs, call).conflict())
-                    flags.append(exp.alias_(short_circuit(conflict), conflicts[call], quoted=True))
+                    flags.append(alias(short_circuit(conflict), conflicts[call]))
                 self._flag[(rule.id, j)] = conflicts[call]
         return flags
 
@@ -260,21 +310,25 @@ class ColumnarEngine:
         if self.roles[Role.YEAR]:
             year = col(self.roles[Role.YEAR], "i")
             made = exp.func("make_date", year, exp.Literal.number(1), exp.Literal.number(1))
-            in_range = exp.and_(year >= exp.Literal.number(1), year <= exp.Literal.number(9999))
-            return exp.Case().when(in_range, made).else_(exp.cast(exp.null(), "DATE"))
+            in_range = and_(year >= exp.Literal.number(1), year <= exp.Literal.number(9999))
+            return (
+                exp.Case()
+                .when(in_range, made, copy=False)
+                .else_(exp.cast(exp.null(), "DATE"), copy=False)
+            )
         return exp.cast(exp.null(), "DATE")
 
     # -- rules
     def _applies(self, rule: m.Rule) -> exp.Expression:
-        tests = [exp.not_(exp.Is(this=col(DAY), expression=exp.null()))]
+        tests = [not_(exp.Is(this=col(DAY), expression=exp.null()))]
         if rule.period.start is not None:
             tests.append(col(DAY) >= literal(rule.period.start))
         if rule.period.end is not None:
             tests.append(col(DAY) <= literal(rule.period.end))
         if rule.condition is not None:
             tests.append(self.exprs.condition(rule.condition))
-        tests += [exp.not_(self.exprs.condition(e.condition)) for e in rule.exceptions]
-        return exp.and_(*tests)
+        tests += [not_(self.exprs.condition(e.condition)) for e in rule.exceptions]
+        return and_(*tests)
 
     def _values(self, rule: m.Rule, shape: _Shape) -> list[exp.Expression]:
         """What a record needs from its line, in a fixed order (see _record)."""
@@ -333,9 +387,15 @@ class ColumnarEngine:
         for j, call in enumerate(self._conflict_calls(rule)):
             compiled = TableCompiler(self.exprs, call)
             where = col(self._flag[(rule.id, j)])
-            query = exp.select(*compiled.args).from_(BASE).where(where)
-            query = query.order_by(*self._chronological())
-            found = self._fetch(query.limit(1))
+            if self.history is not None and not counts_history(rule):
+                where = and_(where, not_(col(IS_CONTEXT)))  # the lines the rule reads
+            query = (
+                exp.select(*compiled.args, copy=False)
+                .from_(BASE, copy=False)
+                .where(where, copy=False)
+            )
+            query = query.order_by(*self._chronological(), copy=False)
+            found = self._fetch(query.limit(1, copy=False))
             if found:
                 table = self.rulebook.tables[call.table]
                 tables.evaluate(table, list(found[0]))  # raises the interpreter's own error
@@ -345,7 +405,11 @@ class ColumnarEngine:
         shape = _Shape.of(rule)
         if rule.aggregate is None:
             where = col(self._flag[(rule.id,)])
-            query = exp.select(*self._values(rule, shape)).from_(BASE).where(where)
+            query = (
+                exp.select(*self._values(rule, shape), copy=False)
+                .from_(BASE, copy=False)
+                .where(where, copy=False)
+            )
             return [self._record(rule, shape, row, {}) for row in self._fetch(query)]
         return self._run_aggregate(rule, shape)
 
@@ -359,52 +423,63 @@ class ColumnarEngine:
             exp.select(
                 exp.Star(),
                 *(
-                    exp.alias_(self.exprs.compile(k), name, quoted=True)
+                    alias(self.exprs.compile(k), name)
                     for k, name in zip(agg.keys, keys, strict=True)
                 ),
-                exp.alias_(counted, "_counted", quoted=True),
-                exp.alias_(cap, "_cap_line", quoted=True),
+                alias(counted, "_counted"),
+                alias(cap, "_cap_line"),
+                copy=False,
             )
-            .from_(BASE)
-            .where(self._applies(rule))
+            .from_(BASE, copy=False)
+            .where(self._applies(rule), copy=False)
         )
         group = [col(k) for k in keys]
 
-        def window(
-            fn: exp.Expression, order: bool = False, extra: list | None = None, spec=None
-        ) -> exp.Window:
+        # Every figure from one window (partition and chronological order), so the lines
+        # are sorted once: totals over the whole partition, the rank as a running count.
+        def window(fn: exp.Expression, spec: exp.WindowSpec) -> exp.Window:
             return exp.Window(
                 this=fn,
-                partition_by=[g.copy() for g in group] + (extra or []),
-                order=exp.Order(expressions=self._chronological()) if order else None,
+                partition_by=[g.copy() for g in group],
+                order=exp.Order(expressions=self._chronological()),
                 spec=spec,
             )
 
-        whole = exp.WindowSpec(
-            kind="ROWS",
-            start="UNBOUNDED",
-            start_side="PRECEDING",
-            end="UNBOUNDED",
-            end_side="FOLLOWING",
-        )
+        def frame(end: str, end_side: str | None) -> exp.WindowSpec:
+            return exp.WindowSpec(
+                kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end=end, end_side=end_side
+            )
 
-        counted_int = (
-            exp.Case().when(col("_counted"), exp.Literal.number(1)).else_(exp.Literal.number(0))
-        )
+        whole, so_far = frame("UNBOUNDED", "FOLLOWING"), frame("CURRENT ROW", None)
+
+        def ones(test: exp.Expression) -> exp.Expression:
+            return (
+                exp.Case()
+                .when(test, exp.Literal.number(1), copy=False)
+                .else_(exp.Literal.number(0), copy=False)
+            )
+
+        history = self.history is not None and counts_history(rule)
+        if self.history is not None and not history:  # a rule of today's lines only
+            pop = pop.where(not_(col(IS_CONTEXT)), copy=False)
+        # A counted line's rank: the counted lines up to it.
+        ranked_lines = col("_counted")
         ranked = exp.select(
             exp.Star(),
-            exp.alias_(window(exp.Count(this=exp.Star())), "_total", quoted=True),
-            exp.alias_(window(exp.Sum(this=counted_int)), "_count", quoted=True),
-            exp.alias_(
-                window(exp.RowNumber(), order=True, extra=[col("_counted")]), "_rank", quoted=True
-            ),
+            alias(window(exp.Count(this=exp.Star()), whole.copy()), "_total"),
+            alias(window(exp.Sum(this=ones(col("_counted"))), whole.copy()), "_count"),
+            alias(window(exp.Sum(this=ones(ranked_lines)), so_far), "_rank"),
             # The cap is read on the group's first line in chronological order.
-            exp.alias_(
-                window(exp.FirstValue(this=col("_cap_line")), order=True, spec=whole),
-                "_cap",
-                quoted=True,
-            ),
-        ).from_(exp.alias_(exp.Subquery(this=pop), "p", quoted=True))
+            alias(window(exp.FirstValue(this=col("_cap_line")), whole.copy()), "_cap"),
+            copy=False,
+        ).from_(alias(exp.Subquery(this=pop), "p"), copy=False)
+        past: list[exp.Expression] = []
+        if history:  # counted lines of the group that came from the history
+            from_history = ones(and_(col("_counted"), col(IS_CONTEXT)))
+            ranked = ranked.select(
+                alias(window(exp.Sum(this=from_history), whole.copy()), "_history"), copy=False
+            )
+            past = [col("_history")]
         if agg.cap is None:
             flagged = exp.EQ(this=col("_rank"), expression=exp.Literal.number(1))
         else:
@@ -414,10 +489,12 @@ class ColumnarEngine:
                     this=exp.Mul(this=col("_cap"), expression=col("_total")),
                     expression=literal(Decimal("0.01")),
                 )
-            flagged = exp.and_(
-                exp.not_(exp.Is(this=col("_cap"), expression=exp.null())),
+            flagged = and_(
+                not_(exp.Is(this=col("_cap"), expression=exp.null())),
                 exp.GT(this=col("_rank"), expression=exp.func("floor", limit)),
             )
+        if history:  # only today's lines are flagged
+            flagged = and_(not_(col(IS_CONTEXT)), flagged)
         period = [col(keys[agg.period_key])] if agg.period_key is not None else []
         query = (
             exp.select(
@@ -427,13 +504,16 @@ class ColumnarEngine:
                 col("_cap"),
                 col("_rank"),
                 *period,
+                *past,
+                copy=False,
             )
-            .from_(exp.alias_(exp.Subquery(this=ranked), "c", quoted=True))
-            .where(exp.and_(col("_counted"), flagged))
+            .from_(alias(exp.Subquery(this=ranked), "c"), copy=False)
+            .where(and_(col("_counted"), flagged), copy=False)
         )
         found = []
+        extra = 4 + len(period) + len(past)
         for row in self._fetch(query):
-            head, tail = row[: -4 - len(period)], row[-4 - len(period) :]
+            head, tail = row[:-extra], row[-extra:]
             count, total, cap, rank = tail[:4]
             figures: dict[str, Any] = {"count": count, "total": total}
             if agg.cap is not None:
@@ -441,7 +521,8 @@ class ColumnarEngine:
                 figures.update(cap=cap, allowed=allowed, excess=count - allowed, rank=rank)
             if period:
                 figures["period"] = str(tail[4])
-            found.append(self._record(rule, shape, head, figures, group=agg.cap is None))
+            record = self._record(rule, shape, head, figures, group=agg.cap is None)
+            found.append(note_history(record, int(tail[-1])) if history else record)
         return found
 
     def run_all(self, sink=None) -> list[Violation]:

@@ -11,13 +11,15 @@ true/false/1/0/oui/non/vrai/faux.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 
 import duckdb
+import pyarrow as pa
 from sqlglot import exp
 
-from claimlint.checker.readers import EMPTY_REQUIRED, MAPPING_HINT, Rejection
+from claimlint.checker.readers import EMPTY_REQUIRED, MAPPING_HINT, NUMBER_WORDS, Rejection
 from claimlint.checker.sql import col, literal, sql_type, truth
 from claimlint.dsl.schema import Field, Role, Schema
 from claimlint.dsl.types import DIGITS, PLACES, Type
@@ -25,7 +27,7 @@ from claimlint.errors import Diagnostic, InputError
 
 DIALECT = "duckdb"
 FILE, ROW = "_file", "_row"
-STAGED, REPEATED = "claimlint_staged", "claimlint_repeated"
+STAGED, REPEATED, ARROW = "claimlint_staged", "claimlint_repeated", "claimlint_arrow"
 
 
 def _create(con, name: str, query: exp.Expression, kind: str = "TABLE") -> None:
@@ -61,8 +63,9 @@ def _parse_text(field: Field, name: str) -> exp.Expression:
     kind = field.type
     if kind is Type.TEXT:
         return text
-    if kind is Type.INTEGER:
-        return exp.TryCast(this=text, to=sql_type(kind))
+    if kind is Type.INTEGER:  # digits only: a cast alone would round "1.5" to 2
+        digits = exp.RegexpFullMatch(this=text, expression=exp.Literal.string(r"[+-]?[0-9]+"))
+        return exp.Case().when(digits, exp.TryCast(this=text.copy(), to=sql_type(kind)), copy=False)
     if kind in (Type.DECIMAL, Type.MONEY):
         pattern = (
             r"^-?[0-9]+([.,][0-9]{1,2})?$" if kind is Type.MONEY else r"^-?[0-9]+([.,][0-9]+)?$"
@@ -72,7 +75,7 @@ def _parse_text(field: Field, name: str) -> exp.Expression:
             to=sql_type(kind),
         )
         return exp.Case().when(
-            exp.RegexpLike(this=text, expression=exp.Literal.string(pattern)), number
+            exp.RegexpLike(this=text, expression=exp.Literal.string(pattern)), number, copy=False
         )
     if kind is Type.DATE:
         iso = exp.func("try_strptime", text, exp.Literal.string("%Y-%m-%d"))
@@ -87,8 +90,8 @@ def _parse_text(field: Field, name: str) -> exp.Expression:
     falsy = [exp.Literal.string(w) for w in ("false", "0", "non", "faux")]
     return (
         exp.Case()
-        .when(exp.In(this=lowered, expressions=truthy), exp.true())
-        .when(exp.In(this=lowered.copy(), expressions=falsy), exp.false())
+        .when(exp.In(this=lowered, expressions=truthy), exp.true(), copy=False)
+        .when(exp.In(this=lowered.copy(), expressions=falsy), exp.false(), copy=False)
     )
 
 
@@ -97,7 +100,7 @@ def _fold(value: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-def _converted(field: Field, name: str, source_type: str) -> exp.Expression:
+def cell_value(field: Field, name: str, source_type: str) -> exp.Expression:
     """The typed value (NULL when empty or invalid) of a column present in the file."""
     typed = not source_type.startswith("VARCHAR")
     if not typed:
@@ -110,59 +113,105 @@ def _converted(field: Field, name: str, source_type: str) -> exp.Expression:
         # Accents and case do not matter; the declared spelling is kept. Most cells are
         # spelt as declared: they skip the folding.
         exact = exp.In(this=value.copy(), expressions=[literal(a) for a in field.allowed])
-        case = exp.Case().when(exact, value.copy())
+        case = exp.Case().when(exact, value.copy(), copy=False)
         folded = exp.Lower(this=exp.func("strip_accents", value))
         for allowed in field.allowed:
             case = case.when(
-                exp.EQ(this=folded.copy(), expression=literal(_fold(allowed))), literal(allowed)
+                exp.EQ(this=folded.copy(), expression=literal(_fold(allowed))),
+                literal(allowed),
+                copy=False,
             )
         value = case
     return value
 
 
-def _reason(field: Field, name: str, typed_value: exp.Expression, typed: bool) -> exp.Expression:
-    """NULL when the cell is fine, else the French reason."""
+def _always_fits(source_type: str, places: int, whole: int) -> bool:
+    """A DECIMAL column no wider than DECIMAL(18, places) holds only values that fit."""
+    found = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", source_type)
+    return found is not None and (
+        int(found[2]) <= places and int(found[1]) - int(found[2]) <= whole
+    )
+
+
+# What the CSV reader says after "invalide « … »" for a cell that does not parse.
+EXPECTED = {
+    Type.INTEGER: f"attendu {NUMBER_WORDS[Type.INTEGER][1]}",
+    Type.DECIMAL: f"attendu {NUMBER_WORDS[Type.DECIMAL][1]}",
+    Type.MONEY: f"attendu {NUMBER_WORDS[Type.MONEY][1]}",
+    Type.DATE: "attendu AAAA-MM-JJ ou JJ/MM/AAAA",
+    Type.TIME: "attendu HH:MM",
+    Type.BOOLEAN: "attendu oui/non, vrai/faux, true/false ou 1/0",
+}
+
+
+def _said(shown: exp.Expression, before: str, after: str) -> exp.Expression:
+    """before « shown » after."""
+    return exp.DPipe(
+        this=exp.DPipe(this=exp.Literal.string(f"{before} « "), expression=shown.copy()),
+        expression=exp.Literal.string(f" »{after}"),
+    )
+
+
+def _matches(name: str, pattern: str) -> exp.Expression:
+    return truth(exp.RegexpFullMatch(this=_trimmed(name), expression=exp.Literal.string(pattern)))
+
+
+def cell_reason(
+    field: Field, name: str, typed_value: exp.Expression, source_type: str
+) -> exp.Expression:
+    """NULL when the cell is fine, else the French reason, worded as the CSV reader's."""
+    typed = not source_type.startswith("VARCHAR")
     empty = _empty(name, typed)
     shown = exp.func("left", _trimmed(name), exp.Literal.number(40))
+    word = field.type.french
     case = exp.Case()
     if field.required and field.default is None:
-        case = case.when(empty, exp.Literal.string(EMPTY_REQUIRED))
-    if field.allowed is not None:
-        expected = ", ".join(str(v) for v in field.allowed)
-        invalid = exp.DPipe(
-            this=exp.DPipe(this=exp.Literal.string("valeur non admise « "), expression=shown),
-            expression=exp.Literal.string(f" » (attendu : {expected})"),
-        )
-    else:
-        invalid = exp.DPipe(
-            this=exp.DPipe(
-                this=exp.Literal.string(f"{field.type.french} invalide « "), expression=shown
+        case = case.when(empty, exp.Literal.string(EMPTY_REQUIRED), copy=False)
+    filled = exp.not_(empty.copy())
+    if field.type is Type.INTEGER:
+        # Digits that do not fit in 64 bits.
+        case = case.when(
+            exp.and_(
+                filled.copy(), _matches(name, r"[+-]?[0-9]+"), typed_value.copy().is_(exp.null())
             ),
-            expression=exp.Literal.string(" »"),
+            _said(shown, f"{word} invalide", " (trop grand)"),
+            copy=False,
         )
-    if field.type in PLACES:
+    elif field.type in PLACES and not _always_fits(
+        source_type, PLACES[field.type], DIGITS - PLACES[field.type]
+    ):
         # The readers' capacity (dsl.types): what DECIMAL(18, places) holds exactly.
         places = PLACES[field.type]
-        whole = DIGITS - places
         mark = r"\." if typed else "[.,]"
+        number = exp.and_(filled.copy(), _matches(name, f"[+-]?[0-9]+({mark}[0-9]+)?"))
+        # Money is written with at most two decimals; a decimal (or a typed column) may pad.
         fraction = (
-            f"[0-9]{{1,{places}}}"
+            f"[0-9]{{0,{places}}}"
             if field.type is Type.MONEY and not typed
             else (f"[0-9]{{0,{places}}}0*")
         )
-        pattern = f"[+-]?0*[0-9]{{1,{whole}}}({mark}{fraction})?"
-        fits = exp.RegexpFullMatch(this=_trimmed(name), expression=exp.Literal.string(pattern))
-        too_big = exp.DPipe(
-            this=exp.DPipe(
-                this=exp.Literal.string(f"{field.type.french} invalide « "), expression=shown.copy()
-            ),
-            expression=exp.Literal.string(
-                f" » ({places} décimales et {whole} chiffres avant la virgule au plus)"
-            ),
+        case = case.when(
+            exp.and_(number, exp.not_(_matches(name, f"[+-]?[0-9]+({mark}{fraction})?"))),
+            _said(shown, f"{word} invalide", f" ({places} décimales au plus)"),
+            copy=False,
         )
-        case = case.when(exp.and_(exp.not_(empty.copy()), exp.not_(truth(fits))), too_big)
-    bad = exp.and_(exp.not_(empty.copy()), exp.Is(this=typed_value, expression=exp.null()))
-    return case.when(bad, invalid)
+        whole = DIGITS - places
+        case = case.when(
+            exp.and_(
+                number.copy(), exp.not_(_matches(name, f"[+-]?0*[0-9]{{1,{whole}}}([.,].*)?"))
+            ),
+            _said(shown, f"{word} invalide", " (trop grand)"),
+            copy=False,
+        )
+    if field.allowed is not None:
+        expected = ", ".join(str(v) for v in field.allowed)
+        invalid = _said(shown, "valeur non admise", f" (attendu : {expected})")
+    elif field.type in EXPECTED:
+        invalid = _said(shown, f"{word} invalide", f" ({EXPECTED[field.type]})")
+    else:
+        invalid = _said(shown, f"{word} invalide", "")
+    bad = exp.and_(filled, exp.Is(this=typed_value, expression=exp.null()))
+    return case.when(bad, invalid, copy=False)
 
 
 def load_parquet(
@@ -176,7 +225,6 @@ def load_parquet(
 
     `mapping` renames the file's columns (file name -> schema name), as for CSV.
     """
-    source_of = {schema_name: file_name for file_name, schema_name in (mapping or {}).items()}
     source = exp.func(
         "read_parquet",
         exp.Array(expressions=[exp.Literal.string(p) for p in paths]),
@@ -184,12 +232,49 @@ def load_parquet(
         exp.EQ(this=exp.column("file_row_number"), expression=exp.true()),
         exp.EQ(this=exp.column("union_by_name"), expression=exp.true()),
     )
+    return _load(con, source, ", ".join(paths), "Parquet", schema, table, mapping)
+
+
+def load_arrow(
+    con: duckdb.DuckDBPyConnection,
+    arrow: pa.Table,
+    name: str,
+    schema: Schema,
+    table: str,
+    mapping: Mapping[str, str] | None = None,
+) -> tuple[int, list[Rejection]]:
+    """An Arrow table (from a caller's own pipeline) validated as a Parquet file would be;
+    rejections name it `name`, with its rows numbered from 1."""
+    con.register(ARROW, arrow)
+    source = exp.select(
+        exp.Star(),
+        exp.alias_(exp.Literal.string(name), "filename", quoted=True),
+        exp.alias_(
+            exp.Sub(this=exp.Window(this=exp.RowNumber()), expression=exp.Literal.number(1)),
+            "file_row_number",
+            quoted=True,
+        ),
+    ).from_(ARROW)
+    return _load(con, exp.Subquery(this=source), name, "Arrow", schema, table, mapping)
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    source: exp.Expression,
+    label: str,
+    kind: str,
+    schema: Schema,
+    table: str,
+    mapping: Mapping[str, str] | None,
+) -> tuple[int, list[Rejection]]:
+    """Validate the rows of `source` (with filename and file_row_number columns)."""
+    source_of = {schema_name: file_name for file_name, schema_name in (mapping or {}).items()}
     try:
         described = con.execute(
             exp.Describe(this=exp.select("*").from_(source)).sql(DIALECT)
         ).fetchall()
     except duckdb.Error as err:
-        raise InputError(f"{', '.join(paths)} : lecture Parquet impossible ({err})") from None
+        raise InputError(f"{label} : lecture {kind} impossible ({err})") from None
     file_types = {row[0]: row[1] for row in described}
     types = {
         f.name: file_types[source_of.get(f.name, f.name)]
@@ -200,7 +285,7 @@ def load_parquet(
     if missing:
         raise InputError(
             Diagnostic(
-                f"{', '.join(paths)} : colonnes obligatoires absentes : {', '.join(missing)}",
+                f"{label} : colonnes obligatoires absentes : {', '.join(missing)}",
                 hint=MAPPING_HINT,
             )
         )
@@ -218,9 +303,8 @@ def load_parquet(
         if f.name not in types:
             values.append(exp.alias_(literal(f.default, f.type), f.name, quoted=True))
             continue
-        typed = not types[f.name].startswith("VARCHAR")
-        value = _converted(f, f.name, types[f.name])
-        reasons.append((f, _reason(f, f.name, value.copy(), typed)))
+        value = cell_value(f, f.name, types[f.name])
+        reasons.append((f, cell_reason(f, f.name, value.copy(), types[f.name])))
         if f.default is not None:
             value = exp.Coalesce(this=value, expressions=[literal(f.default, f.type)])
         values.append(exp.alias_(exp.cast(value, sql_type(f.type)), f.name, quoted=True))
@@ -232,7 +316,9 @@ def load_parquet(
     column = exp.Case()
     for f, r in reasons:
         column = column.when(
-            exp.not_(exp.Is(this=r.copy(), expression=exp.null())), exp.Literal.string(f.name)
+            exp.not_(exp.Is(this=r.copy(), expression=exp.null())),
+            exp.Literal.string(f.name),
+            copy=False,
         )
     staged = exp.select(
         *values,
@@ -248,7 +334,12 @@ def load_parquet(
     _create(con, STAGED, staged)
     line = schema.by_role(Role.LINE)
     # Line ids seen more than once: a small set, found by one aggregation and kept aside.
-    repeated = exp.select(col(line.name) if line else exp.null()).from_(STAGED)
+    # Among the rows otherwise valid, as the CSV reader counts them.
+    repeated = (
+        exp.select(col(line.name) if line else exp.null())
+        .from_(STAGED)
+        .where(exp.Is(this=col("_reason"), expression=exp.null()))
+    )
     if line is not None:
         repeated = repeated.group_by(col(line.name)).having(
             exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))
@@ -279,10 +370,28 @@ def load_parquet(
         .where(exp.not_(ok))
         .order_by(col(FILE), col(ROW))
     )
-    rejections = []
-    for file, row, column, reason, *key in con.execute(bad.sql(DIALECT)).fetchall():
+    found = con.execute(bad.sql(DIALECT)).fetchall()
+    return int(read), rejections(found, line.name if line else None)
+
+
+def rejections(found: list[tuple], line: str | None) -> list[Rejection]:
+    """Rejected rows (file, row, column, reason, line id) as the CSV reader words them: an
+    id repeated among otherwise valid rows names where else it is."""
+    rows_of: dict[object, list[tuple[str, int]]] = {}  # a repeated id -> where it is
+    for file, row, _, reason, *key in found:
+        if reason is None:
+            rows_of.setdefault(key[0], []).append((file, int(row)))
+    rejected = []
+    for file, row, column, reason, *key in found:
         if reason is None:  # a duplicate line id, otherwise valid
-            reason = f"identifiant de ligne « {key[0]} » en double"
-            column = line.name if line else None
-        rejections.append(Rejection(file, int(row), column, None, reason, ()))
-    return int(read), rejections
+            others = [
+                str(n) if f == file else f"{f}:{n}"
+                for f, n in rows_of[key[0]]
+                if (f, n) != (file, int(row))
+            ]
+            also = others[0] if len(others) == 1 else ", ".join(others[:-1]) + " et " + others[-1]
+            plural = "s" if len(others) > 1 else ""
+            reason = f"identifiant de ligne « {key[0]} » en double (aussi ligne{plural} {also})"
+            column = line
+        rejected.append(Rejection(file, int(row), column, None, reason, ()))
+    return rejected

@@ -13,7 +13,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from claimlint.checker.columnar import INPUT, ColumnarEngine, arrow_table
-from claimlint.checker.columnar_input import load_parquet
+from claimlint.checker.columnar_input import load_arrow, load_parquet
 from claimlint.checker.progress import Progress
 from claimlint.checker.readers import Batch, Rejection
 from claimlint.checker.violations import Violation
@@ -25,7 +25,10 @@ class DuckDBEngine(ColumnarEngine):
 
     def __init__(self, rulebook: m.Rulebook, con: duckdb.DuckDBPyConnection | None = None):
         super().__init__(rulebook)
-        self.con = con or duckdb.connect()
+        if con is None:
+            con = duckdb.connect()
+            con.execute("SET enable_progress_bar_print = false")  # see run.connect
+        self.con = con
 
     # -- loading
     def load_batch(
@@ -52,6 +55,19 @@ class DuckDBEngine(ColumnarEngine):
         self._prepare_shown(references, only)
         return read, rejected
 
+    def load_arrow(
+        self,
+        table: pa.Table,
+        references: Mapping[str, Batch],
+        name: str = "<arrow>",
+        mapping: Mapping[str, str] | None = None,
+        only: Iterable[str] | None = None,
+    ) -> tuple[int, list[Rejection]]:
+        """An Arrow table from the caller's pipeline, validated as a Parquet file would be."""
+        read, rejected = load_arrow(self.con, table, name, self.rulebook.input, INPUT, mapping)
+        self._prepare_shown(references, only)
+        return read, rejected
+
     def _prepare_shown(self, references: Mapping[str, Batch], only: Iterable[str] | None) -> None:
         with Progress(self.con, 1) as progress:
             progress.step("lecture des lignes")
@@ -69,10 +85,10 @@ class DuckDBEngine(ColumnarEngine):
             properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
             replace=True,
         )
-        self.con.execute(statement.sql(dialect=self.dialect))
+        self.con.execute(statement.sql(dialect=self.dialect, copy=False))
 
     def _fetch(self, query: exp.Expression) -> list[tuple]:
-        return self.con.execute(query.sql(dialect=self.dialect)).fetchall()
+        return self.con.execute(query.sql(dialect=self.dialect, copy=False)).fetchall()
 
     def _progress(self, steps: int) -> Progress:
         return Progress(self.con, steps)

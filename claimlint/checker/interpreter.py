@@ -8,6 +8,7 @@ nodes; nothing from the rulebook is ever executed as code).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import operator
 import re
@@ -19,6 +20,7 @@ from typing import Any
 import attrs
 
 from claimlint.checker import tables
+from claimlint.checker.context import counts_history, note_history
 from claimlint.checker.functions import IMPLEMENTATIONS, coalesce
 from claimlint.checker.readers import Batch
 from claimlint.checker.violations import Violation, make_violation, ordered
@@ -29,14 +31,18 @@ from claimlint.dsl.schema import Role, Schema
 class Line:
     """One input row in context: its reference rows, its claim, its date."""
 
-    __slots__ = ("row", "refs", "claim", "day", "order")
+    __slots__ = ("row", "refs", "claim", "day", "order", "context")
 
-    def __init__(self, row: dict[str, Any], refs: dict[str, dict[str, Any]], day, order):
+    def __init__(
+        self, row: dict[str, Any], refs: dict[str, dict[str, Any]], day, order, context=False
+    ):
         self.row = row
         self.refs = refs
         self.claim: list[Line] = [self]
         self.day: dt.date | None = day
         self.order: tuple = order
+        # A history line: counted by aggregates with today's lines, never flagged.
+        self.context: bool = context
 
 
 Fn = Callable[[Line], Any]
@@ -165,8 +171,22 @@ class Compiler:
         args = [self.compile(a) for a in e.args]
         covered = self.coverage.setdefault(e.table, set()) if self.coverage is not None else None
 
+        # A table's answer depends on its inputs only, and lines repeat a few input values
+        # (specialty, act code): each distinct input tuple is evaluated once. The types are
+        # part of the key (True == 1); a broken U or A table raises every time.
+        answers: dict[tuple, tables.TableResult] = {}
+
         def evaluate(line: Line) -> tables.TableResult:
-            result = tables.evaluate(table, [a(line) for a in args])
+            values = [a(line) for a in args]
+            key = tuple((type(v), v) for v in values)
+            try:
+                result = answers.get(key)
+            except TypeError:  # an unhashable input (a list from a collect table)
+                result = key = None
+            if result is None:
+                result = tables.evaluate(table, values)
+                if key is not None:
+                    answers[key] = result
             if covered is not None:
                 covered.update(result.rows)
             return result
@@ -242,7 +262,7 @@ class Roles:
 
 
 def build_lines(
-    rulebook: m.Rulebook, batch: Batch, references: Mapping[str, Batch]
+    rulebook: m.Rulebook, batch: Batch, references: Mapping[str, Batch], context: bool = False
 ) -> tuple[list[Line], Roles]:
     """Join each row to its reference rows and to the other lines of its claim."""
     roles = Roles.of(rulebook.input)
@@ -261,7 +281,7 @@ def build_lines(
             for ref in rulebook.references
             for name, (index, absent) in [(ref.name, indexes[ref.name])]
         }
-        lines.append(Line(row, refs, roles.day(row), roles.chronological(row)))
+        lines.append(Line(row, refs, roles.day(row), roles.chronological(row), context))
     lines.sort(key=lambda line: line.order)
     if roles.claim:
         claims: dict[Any, list[Line]] = defaultdict(list)
@@ -347,11 +367,20 @@ def _violation(
     )
 
 
+def _same(violation: Violation) -> Violation:
+    return violation
+
+
 def _check_aggregate(
-    compiled: _CompiledRule, lines: Iterable[Line], roles: Roles
+    compiled: _CompiledRule, lines: Iterable[Line], roles: Roles, history: bool = False
 ) -> list[Violation]:
+    """Groups, counts and caps over all lines, history lines included (a rule that
+    counts_history); only today's lines are flagged. With `history`, each record of such a
+    rule tells how many of the counted lines came from the history."""
     agg = compiled.rule.aggregate
     assert agg is not None
+    if not counts_history(compiled.rule):
+        lines, history = [line for line in lines if not line.context], False
     groups: dict[tuple, list[Line]] = defaultdict(list)
     for line in lines:  # already in chronological order
         if compiled.applies(line):
@@ -365,6 +394,8 @@ def _check_aggregate(
         )
         total = len(population)
         period = {"period": str(key[agg.period_key])} if agg.period_key is not None else {}
+        past = sum(line.context for line in counted)
+        noted = functools.partial(note_history, from_history=past) if history else _same
         if compiled.cap is None:  # flag once per group
             if counted:
                 figures = {"count": len(counted), "total": total, **period}
@@ -378,6 +409,8 @@ def _check_aggregate(
         if excess <= 0:
             continue
         for rank, line in enumerate(counted[allowed:], start=allowed + 1):
+            if line.context:
+                continue
             figures: dict[str, Any] = {
                 "count": len(counted),
                 "total": total,
@@ -387,7 +420,7 @@ def _check_aggregate(
                 "rank": rank,
                 **period,
             }
-            found.append(_violation(compiled, line, roles, figures))
+            found.append(noted(_violation(compiled, line, roles, figures)))
     return found
 
 
@@ -398,12 +431,18 @@ def check(
     only: Iterable[str] | None = None,
     coverage: dict[str, set[int]] | None = None,
     sink=None,
+    context: Batch | None = None,
 ) -> list[Violation]:
     """Every violation of the rulebook's rules (or of `only` those) on the batch, ordered.
 
     Rules run in rule-ID order (the output's order); `sink` receives each rule's violations.
+    `context` holds history lines: aggregates count them, nothing flags them.
     """
     lines, roles = build_lines(rulebook, batch, references or {})
+    today = lines
+    if context is not None:
+        past, _ = build_lines(rulebook, context, references or {}, context=True)
+        lines = sorted(today + past, key=lambda line: line.order)
     compiler = Compiler(rulebook, coverage)
     wanted = set(only) if only is not None else None
     found: list[Violation] = []
@@ -411,14 +450,17 @@ def check(
         if wanted is not None and rule.id not in wanted:
             continue
         compiled = _CompiledRule(rule, compiler)
+        # Tables are checked on the lines the rule reads: history lines only for a rule that
+        # counts them.
+        read = lines if counts_history(rule) else today
         for rows in compiled.checked:
-            for line in lines:
+            for line in read:
                 rows(line)
         if rule.aggregate is not None:
-            violations = _check_aggregate(compiled, lines, roles)
+            violations = _check_aggregate(compiled, lines, roles, history=context is not None)
         else:
             violations = [
-                _violation(compiled, line, roles, {}) for line in lines if compiled.applies(line)
+                _violation(compiled, line, roles, {}) for line in today if compiled.applies(line)
             ]
         violations = ordered(violations)
         if sink is not None:

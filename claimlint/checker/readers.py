@@ -14,9 +14,10 @@ import datetime as dt
 import difflib
 import functools
 import io
+import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ class Rejection:
 
     `column` is the column name as written in the file's header (what the user can find),
     `column_number` its 1-based position there; both are None for a whole-row problem.
+    `text` is the row as written in the file, when the reader saw it (not for Parquet).
     """
 
     file: str
@@ -49,6 +51,7 @@ class Rejection:
     column_number: int | None
     reason: str
     raw: tuple[tuple[str, str], ...]
+    text: str | None = None
 
 
 @attrs.frozen
@@ -73,9 +76,273 @@ class Batch:
 
 # --- Reading a file ------------------------------------------------------------------------
 
+# Rows handed over at a time by `CsvReader.chunks`: bounded memory whatever the file's size.
+CHUNK_ROWS = 50_000
+
 # One step per schema column present in the file: (field name, cell index, converter for a
 # stripped non-empty cell, default for an empty cell, whether an empty cell is an error).
 _Step = tuple[str, int, Callable[[str], Any], Any, bool]
+
+# A line id's places: (file index, line, whether that row was kept so far), in file order.
+Place = tuple[int, int, bool]
+
+
+class CsvReader:
+    """One CSV file: encoding, delimiter and header checked at once (a whole-file problem
+    raises `InputError` here), then data rows typed in chunks, so that a file of any size is
+    read in bounded memory. Rejected rows are kept with their line id (they are few); line
+    ids shared by several rows are the caller's to find (`duplicate_rejections`), since only
+    the caller sees every file and every chunk.
+    """
+
+    def __init__(
+        self, path: str | Path, schema: Schema, mapping: Mapping[str, str] | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.name = str(path)
+        self.schema = schema
+        self.encoding = _encoding(self.path, self.name)
+        renames = {k.strip(): v.strip() for k, v in (mapping or {}).items()}
+        with self._open() as stream:
+            self.delimiter = _detect_delimiter(stream, schema, renames)
+        with self._open() as stream:
+            first = next(_records(stream, self.delimiter), None)
+        if first is not None and first[2] is None:
+            raise InputError(
+                Diagnostic(
+                    "en-tête illisible (guillemets mal placés)",
+                    Position(self.name, first[0], 1),
+                    hint="vérifiez la première ligne du fichier",
+                )
+            )
+        if first is None:
+            raise InputError(
+                Diagnostic(
+                    "fichier vide",
+                    Position(self.name, 1, 1),
+                    hint="le fichier doit commencer par une ligne d'en-tête nommant les colonnes",
+                )
+            )
+        header_line, _, header_cells, _, _ = first
+        assert header_cells is not None
+        self.display = [cell.strip() for cell in header_cells]
+        self.index = _resolve_header(self.display, renames, schema, self.name, header_line)
+        line_field = schema.by_role(Role.LINE)
+        self.line_index = self.index.get(line_field.name) if line_field is not None else None
+        self.read = 0
+        self.rejected: list[Rejection] = []
+        # (line id, line) of each rejected row whose line id could be read: a duplicate of a
+        # rejected row still makes the other rows duplicates.
+        self.rejected_keys: list[tuple[Any, int]] = []
+
+    def _open(self) -> io.TextIOWrapper:
+        try:
+            return self.path.open(encoding=self.encoding, newline="")
+        except OSError as exc:
+            raise _unreadable(self.name, exc) from None
+
+    def chunks(self, size: int = CHUNK_ROWS) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
+        """The kept rows and their first physical lines, `size` rows at a time; `read`,
+        `rejected` and `rejected_keys` are complete once the iteration is over."""
+        decimal_comma = self.delimiter == ";"
+        schema, display, width = self.schema, self.display, len(self.display)
+        base: dict[str, Any] = {f.name: f.default for f in schema.fields}
+        steps: list[_Step] = [
+            (f.name, self.index[f.name], _converter(f, decimal_comma), f.default, f.required)
+            for f in schema.fields
+            if f.name in self.index
+        ]
+        line_field = schema.by_role(Role.LINE)
+        line_index = self.line_index
+        line_convert = (
+            _converter(line_field, decimal_comma)
+            if line_field is not None and line_index is not None
+            else None
+        )
+        rows: list[dict[str, Any]] = []
+        lines: list[int] = []
+        with self._open() as stream:
+            records = _records(stream, self.delimiter)
+            next(records)  # the header
+            for start, _, cells, error, text in records:
+                self.read += 1
+                if cells is None:
+                    self._unreadable_row(start, error, text)
+                    continue
+                count = len(cells)
+                if count < width:
+                    cells.extend([""] * (width - count))
+                problem: tuple[int | None, str] | None = None
+                if count > width and any(c.strip() for c in cells[width:]):
+                    used = max(i for i, c in enumerate(cells) if c.strip()) + 1
+                    problem = (
+                        None,
+                        f"ligne trop longue : {used} cellules pour {width} colonnes d'en-tête",
+                    )
+                else:
+                    values = dict(base)
+                    for field_name, i, convert, default, required in steps:
+                        text_cell = cells[i].strip()
+                        if text_cell:
+                            try:
+                                values[field_name] = convert(text_cell)
+                            except ValueError as exc:
+                                problem = (i, str(exc))
+                                break
+                        elif default is None and required:
+                            problem = (i, EMPTY_REQUIRED)
+                            break
+                if problem is None:
+                    rows.append(values)
+                    lines.append(start)
+                    if len(rows) >= size:
+                        yield rows, lines
+                        rows, lines = [], []
+                    continue
+                if line_index is not None:
+                    key = _try(line_convert, cells[line_index])
+                    if key is not None:
+                        self.rejected_keys.append((key, start))
+                i = problem[0]
+                self.rejected.append(
+                    Rejection(
+                        self.name,
+                        start,
+                        None if i is None else display[i],
+                        None if i is None else i + 1,
+                        problem[1],
+                        _raw(display, cells),
+                        _physical(text),
+                    )
+                )
+        if rows:
+            yield rows, lines
+
+    def _unreadable_row(self, start: int, error: csv.Error | None, text: list[str]) -> None:
+        if error is not None and "unexpected end of data" in str(error):
+            raise InputError(
+                Diagnostic(
+                    "guillemet ouvert jamais fermé : le reste du fichier serait une seule cellule",
+                    Position(self.name, start, 1),
+                    hint="fermez le guillemet ou retirez-le, puis relancez",
+                )
+            )
+        reason = (
+            "cellule trop longue"
+            if "field limit" in str(error)
+            else "ligne illisible : guillemets mal placés"
+        )
+        raw_line = _physical(text)
+        self.rejected.append(
+            Rejection(self.name, start, None, None, reason, (("", raw_line),), raw_line)
+        )
+
+    def records_at(self, wanted: Set[int]) -> Iterator[tuple[int, list[str], str]]:
+        """(line, cells padded to the header's width, text) of the rows starting on `wanted`
+        lines: a second pass for the few rows whose cells were not kept."""
+        width = len(self.display)
+        with self._open() as stream:
+            for start, _, cells, _, text in _records(stream, self.delimiter):
+                if cells is not None and start in wanted:
+                    cells.extend([""] * (width - len(cells)))
+                    yield start, cells, _physical(text)
+
+
+def duplicate_rejections(
+    readers: Sequence[CsvReader], groups: Iterable[Sequence[Place]]
+) -> list[Rejection]:
+    """The kept rows whose line id other rows carry too, rejected, each naming the others.
+
+    Every such row is rejected (not only the later ones), so that the outcome does not depend
+    on the row order. `groups` holds the places of each shared line id; the rows' cells come
+    from a second pass over their files (duplicates are rare).
+    """
+    wanted: dict[int, dict[int, list[tuple[int, int]]]] = {}
+    for group in groups:
+        for file, line, kept in group:
+            if kept:
+                others = [(f, n) for f, n, _ in group if (f, n) != (file, line)]
+                wanted.setdefault(file, {})[line] = others
+    found = []
+    for file, at in sorted(wanted.items()):
+        reader = readers[file]
+        assert reader.line_index is not None
+        column = reader.line_index
+        for line, cells, text in reader.records_at(at.keys()):
+            others = [str(n) if f == file else f"{readers[f].name}:{n}" for f, n in at[line]]
+            label = "ligne" if len(others) == 1 else "lignes"
+            reason = (
+                f"identifiant de ligne « {_show(cells[column].strip())} » en double "
+                f"(aussi {label} {_french_list(others)})"
+            )
+            found.append(
+                Rejection(
+                    reader.name,
+                    line,
+                    reader.display[column],
+                    column + 1,
+                    reason,
+                    _raw(reader.display, cells),
+                    text,
+                )
+            )
+    return found
+
+
+def read_csv_files(
+    paths: Sequence[str | Path], schema: Schema, mapping: Mapping[str, str] | None = None
+) -> Batch:
+    """Every row of the files in Python; a line id carried by several rows, in one file or
+    across files, rejects all of them that were otherwise valid."""
+    readers = [CsvReader(p, schema, mapping) for p in paths]
+    rows: list[dict[str, Any]] = []
+    files: list[int] = []  # each kept row's file index
+    lines: list[int] = []
+    for number, reader in enumerate(readers):
+        for chunk_rows, chunk_lines in reader.chunks():
+            rows += chunk_rows
+            files += [number] * len(chunk_lines)
+            lines += chunk_lines
+    rejected = [r for reader in readers for r in reader.rejected]
+    line_field = schema.by_role(Role.LINE)
+    if line_field is not None:
+        # Positions: the kept rows, then the rejected rows whose line id could be read.
+        others: list[Place] = [
+            (f, n, False) for f, reader in enumerate(readers) for _, n in reader.rejected_keys
+        ]
+        keys = itertools.chain(
+            (row[line_field.name] for row in rows),
+            (key for reader in readers for key, _ in reader.rejected_keys),
+        )
+        first: dict[Any, int] = {}  # line id -> its first position
+        shared: dict[Any, list[int]] = {}  # line id -> all its positions, when several
+        for position, key in enumerate(keys):
+            if key is None:  # an optional line id left empty is nobody's duplicate
+                continue
+            seen = first.setdefault(key, position)
+            if seen != position:
+                shared.setdefault(key, [seen]).append(position)
+        if shared:
+            kept = len(rows)
+
+            def place(i: int) -> Place:
+                return (files[i], lines[i], True) if i < kept else others[i - kept]
+
+            groups = [sorted(place(i) for i in positions) for positions in shared.values()]
+            rejected += duplicate_rejections(readers, groups)
+            out = {i for positions in shared.values() for i in positions if i < kept}
+            rows = [row for i, row in enumerate(rows) if i not in out]
+            lines = [line for i, line in enumerate(lines) if i not in out]
+    order = {reader.name: i for i, reader in enumerate(readers)}
+    rejected.sort(key=lambda r: (order[r.file], r.line))
+    return Batch(
+        schema,
+        ", ".join(reader.name for reader in readers),
+        tuple(rows),
+        tuple(lines),
+        tuple(rejected),
+        sum(reader.read for reader in readers),
+    )
 
 
 def read_csv(path: str | Path, schema: Schema, mapping: Mapping[str, str] | None = None) -> Batch:
@@ -84,257 +351,183 @@ def read_csv(path: str | Path, schema: Schema, mapping: Mapping[str, str] | None
     Raises `InputError` when the file cannot be read as a whole (missing, empty, undecodable,
     required columns absent, duplicate columns); a bad row never raises, it is rejected.
     """
-    name = str(path)
-    text = _decode(_read_bytes(path, name), name)
-    renames = {k.strip(): v.strip() for k, v in (mapping or {}).items()}
-    delimiter = _detect_delimiter(text, schema, renames)
-    records = _records(text, delimiter)
-    header_line, _, header_cells, header_error = next(records, (1, 1, None, None))
-    if header_error is not None:
-        raise InputError(
-            Diagnostic(
-                "en-tête illisible (guillemets mal placés)",
-                Position(name, header_line, 1),
-                hint="vérifiez la première ligne du fichier",
-            )
-        )
-    if header_cells is None:
-        raise InputError(
-            Diagnostic(
-                "fichier vide",
-                Position(name, 1, 1),
-                hint="le fichier doit commencer par une ligne d'en-tête nommant les colonnes",
-            )
-        )
-    display = [cell.strip() for cell in header_cells]
-    index = _resolve_header(display, renames, schema, name, header_line)
-    width = len(display)
-    decimal_comma = delimiter == ";"
-
-    base: dict[str, Any] = {}
-    steps: list[_Step] = []
-    for f in schema.fields:
-        base[f.name] = f.default
-        if f.name in index:
-            steps.append(
-                (f.name, index[f.name], _converter(f, decimal_comma), f.default, f.required)
-            )
-    line_field = schema.by_role(Role.LINE)
-    line_name = line_field.name if line_field is not None else ""
-    line_index: int | None = None
-    line_convert: Callable[[str], Any] | None = None
-    if line_field is not None and line_name in index:
-        line_index = index[line_name]
-        line_convert = _converter(line_field, decimal_comma)
-
-    rows: list[dict[str, Any]] = []
-    lines: list[int] = []
-    rejected: list[Rejection] = []
-    first_line: dict[Any, int] = {}  # line id -> line of the first row carrying it
-    shared: dict[Any, list[int]] = {}  # line id -> lines of every row carrying it, if several
-    physical: list[str] | None = None  # the file's lines, split only if a row is unreadable
-    read = 0
-
-    for start, end, cells, error in records:
-        read += 1
-        if cells is None:
-            if error is not None and "unexpected end of data" in str(error):
-                raise InputError(
-                    Diagnostic(
-                        "guillemet ouvert jamais fermé : le reste du fichier serait une seule "
-                        "cellule",
-                        Position(name, start, 1),
-                        hint="fermez le guillemet ou retirez-le, puis relancez",
-                    )
-                )
-            if physical is None:
-                physical = io.StringIO(text, newline="").readlines()
-            raw_line = "".join(physical[start - 1 : end]).rstrip("\r\n")
-            reason = (
-                "cellule trop longue"
-                if "field limit" in str(error)
-                else "ligne illisible : guillemets mal placés"
-            )
-            rejected.append(Rejection(name, start, None, None, reason, (("", raw_line),)))
-            continue
-
-        count = len(cells)
-        if count < width:
-            cells.extend([""] * (width - count))
-        problem: tuple[int | None, str] | None = None
-        if count > width and any(c.strip() for c in cells[width:]):
-            used = max(i for i, c in enumerate(cells) if c.strip()) + 1
-            problem = (None, f"ligne trop longue : {used} cellules pour {width} colonnes d'en-tête")
-            values = base
-        else:
-            values = dict(base)
-            for field_name, i, convert, default, required in steps:
-                text_cell = cells[i].strip()
-                if text_cell:
-                    try:
-                        values[field_name] = convert(text_cell)
-                    except ValueError as exc:
-                        problem = (i, str(exc))
-                        break
-                elif default is None and required:
-                    problem = (i, EMPTY_REQUIRED)
-                    break
-
-        if line_index is not None:
-            key = _try(line_convert, cells[line_index]) if problem else values[line_name]
-            if key is not None:
-                seen = first_line.setdefault(key, start)
-                if seen != start:
-                    shared.setdefault(key, [seen]).append(start)
-
-        if problem is None:
-            rows.append(values)
-            lines.append(start)
-        else:
-            i = problem[0]
-            rejected.append(
-                Rejection(
-                    name,
-                    start,
-                    None if i is None else display[i],
-                    None if i is None else i + 1,
-                    problem[1],
-                    _raw(display, cells),
-                )
-            )
-
-    duplicates = {line: others for others in shared.values() for line in others}
-    if duplicates:
-        rows, lines = _reject_duplicates(
-            rows, lines, rejected, duplicates, text, delimiter, display, line_index, name
-        )
-    rejected.sort(key=lambda r: r.line)
-    return Batch(schema, name, tuple(rows), tuple(lines), tuple(rejected), read)
+    return read_csv_files([path], schema, mapping)
 
 
-def _reject_duplicates(
-    rows: list[dict[str, Any]],
-    lines: list[int],
-    rejected: list[Rejection],
-    duplicates: dict[int, list[int]],
-    text: str,
-    delimiter: str,
-    display: list[str],
-    line_index: int | None,
-    name: str,
-) -> tuple[list[dict[str, Any]], list[int]]:
-    """Reject every kept row whose line id is shared, so the outcome ignores row order.
+def _physical(text: list[str]) -> str:
+    return "".join(text).rstrip("\r\n")
 
-    Raw cells of kept rows are not retained (millions of rows); duplicates are rare, so their
-    cells are fetched by a second pass over the text.
-    """
-    assert line_index is not None
-    kept_rows: list[dict[str, Any]] = []
-    kept_lines: list[int] = []
-    targets: set[int] = set()
-    for row, line in zip(rows, lines, strict=True):
-        if line in duplicates:
-            targets.add(line)
-        else:
-            kept_rows.append(row)
-            kept_lines.append(line)
-    width = len(display)
-    for start, _, cells, _ in _records(text, delimiter):
-        if cells is None or start not in targets:
-            continue
-        cells.extend([""] * (width - len(cells)))
-        others = [other for other in duplicates[start] if other != start]
-        label = "ligne" if len(others) == 1 else "lignes"
-        reason = (
-            f"identifiant de ligne « {_show(cells[line_index].strip())} » en double "
-            f"(aussi {label} {_french_list([str(o) for o in others])})"
-        )
-        rejected.append(
-            Rejection(
-                name, start, display[line_index], line_index + 1, reason, _raw(display, cells)
-            )
-        )
-    return kept_rows, kept_lines
+
+class _Recorder:
+    """The physical lines fed to a csv reader, remembering those of the current record."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines = iter(lines)
+        self.current: list[str] = []
+
+    def __iter__(self) -> _Recorder:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.current.append(line)
+        return line
 
 
 def _records(
-    text: str, delimiter: str
-) -> Iterator[tuple[int, int, list[str] | None, csv.Error | None]]:
-    """Non-blank CSV records as (first line, last line, cells, None) or (…, None, csv error).
+    stream: Iterable[str], delimiter: str
+) -> Iterator[tuple[int, int, list[str] | None, csv.Error | None, list[str]]]:
+    """Non-blank CSV records as (first line, last line, cells, None, physical lines) or
+    (…, None, csv error, physical lines).
 
     Physical line numbers come from `csv.reader.line_num`, so quoted cells spanning lines keep
     the following rows' numbers right. Strict quoting turns a stray quote into an error the
     caller can reject, instead of silently gluing cells together.
     """
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    source = _Recorder(stream)
+    reader = csv.reader(source, delimiter=delimiter, strict=True)
     previous = 0
     while True:
+        source.current = []
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield previous + 1, reader.line_num, None, exc
+            yield previous + 1, reader.line_num, None, exc, source.current
         else:
             if cells and "".join(cells).strip():
-                yield previous + 1, reader.line_num, cells, None
+                yield previous + 1, reader.line_num, cells, None, source.current
         previous = reader.line_num
 
 
-def _read_bytes(path: str | Path, name: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"fichier introuvable : {name}") from None
-    except IsADirectoryError:
-        raise InputError(f"{name} est un dossier, pas un fichier") from None
-    except OSError as exc:
-        raise InputError(f"impossible de lire {name} : {exc.strerror or exc}") from None
+def _unreadable(name: str, exc: OSError) -> InputError:
+    if isinstance(exc, FileNotFoundError):
+        return InputError(f"fichier introuvable : {name}")
+    if isinstance(exc, IsADirectoryError):
+        return InputError(f"{name} est un dossier, pas un fichier")
+    return InputError(f"impossible de lire {name} : {exc.strerror or exc}")
 
 
-def _decode(data: bytes, name: str) -> str:
-    """UTF-8 (BOM or not), else cp1252, the Latin-1 superset French Windows exports use.
+_BLOCK = 1 << 20
+# Bytes Windows-1252 leaves undefined: a file holding one is in neither supported encoding.
+_CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+# An accented Latin letter in UTF-8 (é is C3 A9): read as Windows-1252 it would be "Ã©".
+_UTF8_ACCENT = re.compile(rb"\xc3[\x80-\xbf]")
+_ACCEPTED = "UTF-8, avec ou sans BOM, et Windows-1252 / Latin-1 sont acceptés"
+_SAVE_AS_CSV = "ouvrez-le dans votre tableur et enregistrez-le en « CSV UTF-8 »"
+# Files that are not text at all, by their first bytes: what they are and what to do.
+_SIGNATURES = (
+    (b"PK\x03\x04", "un classeur Excel (.xlsx) ou une archive ZIP", _SAVE_AS_CSV),
+    (b"\xd0\xcf\x11\xe0", "un classeur Excel (.xls)", _SAVE_AS_CSV),
+    (b"\x1f\x8b", "un fichier compressé (gzip)", "décompressez-le (gunzip) puis relancez"),
+    (b"PAR1", "un fichier Parquet", "donnez-lui l'extension .parquet"),
+)
 
-    Bytes cp1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) fall back to plain Latin-1,
-    so any byte string decodes and the result depends only on the bytes.
+
+def _encoding(path: Path, name: str) -> str:
+    """UTF-8 (BOM or not), else Windows-1252, the Latin-1 superset French Windows exports use.
+
+    The whole file is checked as strict UTF-8 first, in blocks (memory stays bounded): text
+    in Windows-1252 with accents is practically never valid UTF-8, so the choice is exact
+    and depends only on the bytes, where a statistical guess could drift between files.
+    A file in neither encoding, or not text at all, is refused with how to mend it.
     """
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    utf8_error_line = 0
+    undefined: tuple[int, int] | None = None  # (line, byte) first undefined in Windows-1252
+    accents = False  # whether some bytes read as accented letters in UTF-8
+    newlines = 0
+    try:
+        with path.open("rb") as stream:
+            block = stream.read(_BLOCK)
+            _check_signature(block, name)
+            bom = block.startswith(codecs.BOM_UTF8)
+            while block:
+                if utf8 and not block.isascii():
+                    try:
+                        decoder.decode(block)
+                    except UnicodeDecodeError as exc:
+                        utf8 = False
+                        utf8_error_line = newlines + block.count(b"\n", 0, max(exc.start, 0)) + 1
+                accents = accents or bool(_UTF8_ACCENT.search(block))
+                if undefined is None:
+                    match = _CP1252_UNDEFINED.search(block)
+                    if match:
+                        line = newlines + block.count(b"\n", 0, match.start()) + 1
+                        undefined = (line, match.group()[0])
+                newlines += block.count(b"\n")
+                block = stream.read(_BLOCK)
+    except OSError as exc:
+        raise _unreadable(name, exc) from None
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8, utf8_error_line = False, newlines + 1
+    if utf8:
+        return "utf-8-sig"
+    if bom or accents:
+        # Part UTF-8, part not: read as Windows-1252, every UTF-8 accent would be mangled.
+        raise InputError(
+            Diagnostic(
+                "encodages mélangés : le fichier est en UTF-8"
+                + (" (marque en tête)" if bom else "")
+                + " mais cette ligne ne l'est pas",
+                Position(name, utf8_error_line, 1),
+                hint=f"{_SAVE_AS_CSV} ; si le fichier assemble plusieurs exports, "
+                "enregistrez-les tous dans le même encodage",
+            )
+        )
+    if undefined is not None:
+        line, byte = undefined
+        raise InputError(
+            Diagnostic(
+                f"encodage inconnu : ni UTF-8 ni Windows-1252 (Latin-1), l'octet 0x{byte:02X} "
+                "n'a de sens dans aucun des deux",
+                Position(name, line, 1),
+                hint=f"{_SAVE_AS_CSV} ({_ACCEPTED}) ; sinon vérifiez que le fichier n'est pas "
+                "abîmé",
+            )
+        )
+    return "cp1252"
+
+
+def _check_signature(head: bytes, name: str) -> None:
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise InputError(
             Diagnostic(
                 f"{name} : encodage UTF-16 non pris en charge",
                 hint="enregistrez le fichier en « CSV UTF-8 » ou en Latin-1",
             )
         )
-    if data.startswith(codecs.BOM_UTF8):
-        try:
-            return data[len(codecs.BOM_UTF8) :].decode("utf-8")
-        except UnicodeDecodeError as exc:
+    for signature, what, hint in _SIGNATURES:
+        if head.startswith(signature):
             raise InputError(
-                Diagnostic(
-                    f"{name} : marque UTF-8 en tête mais octet non UTF-8 à la position "
-                    f"{exc.start + len(codecs.BOM_UTF8)}",
-                    hint="enregistrez de nouveau le fichier en « CSV UTF-8 »",
-                )
-            ) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+                Diagnostic(f"{name} n'est pas un fichier texte : c'est {what}", hint=hint)
+            )
 
 
-def _detect_delimiter(text: str, schema: Schema, renames: Mapping[str, str]) -> str:
+def _read_text(path: str | Path, name: str) -> str:
+    """The whole file decoded as `CsvReader` decodes it (for small line-oriented formats)."""
+    encoding = _encoding(Path(path), name)
+    try:
+        return Path(path).read_text(encoding=encoding)
+    except OSError as exc:
+        raise _unreadable(name, exc) from None
+
+
+def _detect_delimiter(lines: Iterable[str], schema: Schema, renames: Mapping[str, str]) -> str:
     """`;` or `,`: whichever splits the header line into more known columns (ties: `;` if any)."""
-    header = ""
-    for physical_line in io.StringIO(text, newline=""):
+    semicolon_seen = False
+    for physical_line in lines:
         if physical_line.strip(" \t\r\n;,"):
             header = physical_line
             break
-    if not header:  # nothing but separators: let the reader find no header
-        return ";" if ";" in text else ","
+        semicolon_seen = semicolon_seen or ";" in physical_line
+    else:  # nothing but separators: let the reader find no header
+        return ";" if semicolon_seen else ","
     known = set(schema.names)
 
     def score(delimiter: str) -> int:
@@ -474,7 +667,7 @@ _NUMBER = re.compile(r"([+-]?)([0-9]+)(?:([.,])([0-9]+))?")
 _DIGIT_GROUPS = re.compile(r"[0-9][\s'’][0-9]")
 _MARKS = re.compile(r"[.,]")
 
-_NUMBER_WORDS = {
+NUMBER_WORDS = {
     Type.INTEGER: ("entier", "un nombre entier"),
     Type.DECIMAL: ("nombre", "un nombre comme 12,5 ou 12.5"),
     Type.MONEY: ("montant", "un montant comme 15,00 ou 15.00"),
@@ -482,7 +675,7 @@ _NUMBER_WORDS = {
 
 
 def _bad_number(kind: Type, text: str) -> ValueError:
-    word, expected = _NUMBER_WORDS[kind]
+    word, expected = NUMBER_WORDS[kind]
     grouped = _DIGIT_GROUPS.search(text) or (
         len(_MARKS.findall(text)) > 1 and re.fullmatch(r"[+-]?[0-9][0-9.,]*", text)
     )
@@ -509,7 +702,7 @@ def _number_converter(kind: Type, decimal_comma: bool) -> Callable[[str], Decima
     exactly three digits after 1-3 leading digits (`1.234`, `1,234`) could be a thousands
     separator: it is rejected as ambiguous rather than guessed.
     """
-    word = _NUMBER_WORDS[kind][0]
+    word = NUMBER_WORDS[kind][0]
     foreign = "." if decimal_comma else ","
     mark_name = "point décimal" if decimal_comma else "virgule décimale"
     money = kind is Type.MONEY
@@ -677,7 +870,7 @@ def read_jsonl(path: str | Path, schema: Schema, mapping: Mapping[str, str] | No
     import json
 
     name = str(path)
-    text = _decode(_read_bytes(path, name), name)
+    text = _read_text(path, name)
     renames = dict(mapping or {})
     fields = schema.fields
     rows: list[dict[str, Any]] = []
@@ -693,11 +886,15 @@ def read_jsonl(path: str | Path, schema: Schema, mapping: Mapping[str, str] | No
             record = json.loads(raw_line)
         except json.JSONDecodeError as err:
             reason = f"ligne illisible : JSON invalide ({err.msg}, colonne {err.colno})"
-            rejected.append(Rejection(name, number, None, None, reason, (("", raw_line),)))
+            rejected.append(
+                Rejection(name, number, None, None, reason, (("", raw_line),), raw_line)
+            )
             continue
         if not isinstance(record, dict):
             reason = "ligne illisible : un objet JSON {…} est attendu"
-            rejected.append(Rejection(name, number, None, None, reason, (("", raw_line),)))
+            rejected.append(
+                Rejection(name, number, None, None, reason, (("", raw_line),), raw_line)
+            )
             continue
         record = {renames.get(k, k): v for k, v in record.items()}
         seen_columns.update(record)
@@ -707,7 +904,7 @@ def read_jsonl(path: str | Path, schema: Schema, mapping: Mapping[str, str] | No
             try:
                 row[f.name] = parse_value(_json_text(record.get(f.name)), f, decimal_comma=False)
             except ValueError as err:
-                rejected.append(Rejection(name, number, f.name, None, str(err), raw))
+                rejected.append(Rejection(name, number, f.name, None, str(err), raw, raw_line))
                 break
         else:
             rows.append(row)

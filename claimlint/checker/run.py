@@ -11,7 +11,7 @@ from pathlib import Path
 import attrs
 
 from claimlint.checker import interpreter
-from claimlint.checker.readers import Batch, Rejection, read_csv, read_jsonl
+from claimlint.checker.readers import Batch, Rejection, read_csv_files, read_jsonl
 from claimlint.checker.violations import Violation
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Role, Schema
@@ -123,7 +123,7 @@ FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
-ENGINES = ("auto", "python", "duckdb")
+ENGINES = ("auto", "python", "duckdb", "spark")
 # Above this much input, `auto` picks the columnar engine; below, the interpreter answers
 # sooner because it needs no SQL set-up (see BENCHMARKS.md).
 AUTO_DUCKDB_BYTES = 8 * 1024 * 1024
@@ -173,17 +173,25 @@ def choose_engine(engine: str, fmt: str, paths: Sequence[Path]) -> str:
 
 def connect(memory_limit: str | None = None):
     """A DuckDB connection that spills to a private temporary folder beyond its memory limit."""
+    import atexit
+    import shutil
     import tempfile
 
     import duckdb
 
-    config = {"temp_directory": tempfile.mkdtemp(prefix="claimlint-")}
+    spill = tempfile.mkdtemp(prefix="claimlint-")
+    atexit.register(shutil.rmtree, spill, ignore_errors=True)  # spilled pages end with us
+    config = {"temp_directory": spill}
     if memory_limit:
         config["memory_limit"] = memory_limit
     try:
-        return duckdb.connect(config=config)
+        con = duckdb.connect(config=config)
     except duckdb.Error as err:
         raise InputError(f"configuration DuckDB refusée : {err}") from None
+    # DuckDB draws its own progress bar past two seconds, even into a pipe: never;
+    # checker/progress.py shows progress on a terminal only.
+    con.execute("SET enable_progress_bar_print = false")
+    return con
 
 
 def read_table(
@@ -195,7 +203,7 @@ def read_table(
 ) -> Batch:
     """Typed rows in Python, whatever the format (Parquet goes through DuckDB's validation)."""
     if fmt == "csv":
-        return _merge([read_csv(p, schema, mapping) for p in paths])
+        return read_csv_files(paths, schema, mapping)
     if fmt == "jsonl":
         return _merge([read_jsonl(p, schema, mapping) for p in paths])
     from claimlint.checker.columnar_input import load_parquet
@@ -213,6 +221,17 @@ def read_table(
     )
 
 
+def _history_batch(
+    rulebook: m.Rulebook, path: str | Path, today: Batch, lock_timeout: float
+) -> Batch:
+    """The history lines today's batch needs, as the interpreter's context lines."""
+    from claimlint.checker import history
+
+    table = history.source(path, rulebook, lock_timeout).fetch(history.probe(rulebook, today.rows))
+    rows = tuple(table.to_pylist())
+    return Batch(rulebook.input, str(path), rows, tuple(range(1, len(rows) + 1)), (), len(rows))
+
+
 def check_files(
     rulebook: m.Rulebook,
     inputs: Sequence[str | Path],
@@ -221,8 +240,26 @@ def check_files(
     engine: str = "auto",
     memory_limit: str | None = None,
     sink=None,
+    history: str | Path | None = None,
+    lock_timeout: float = 10.0,
+    spark_master: str | None = None,
 ) -> CheckRun:
-    """Read, check and account; `sink` receives each rule's violations as soon as found."""
+    """Read, check and account; `sink` receives each rule's violations as soon as found.
+
+    With `history` (a history store), aggregates also count its lines of the groups and
+    periods today's lines touch; only today's lines are flagged.
+    """
+    if engine == "spark":  # inputs may be data-lake URLs: Spark lists and reads them
+        try:
+            from claimlint.checker.spark_engine import check_on_spark
+        except ImportError:
+            raise InputError(
+                "--engine spark demande PySpark : pip install 'claimlint[spark]'"
+            ) from None
+        if history:
+            raise InputError("--history n'est pas disponible avec --engine spark")
+        refs = read_references(rulebook, references or {})
+        return check_on_spark(rulebook, inputs, refs, mapping, spark_master, sink)
     paths = expand_inputs(inputs)
     seen: set[Path] = set()
     for path in paths:
@@ -240,8 +277,18 @@ def check_files(
 
         con = connect(memory_limit)
         engine_ = DuckDBEngine(rulebook, con)
+        if history:
+            from claimlint.checker.history import source
+
+            engine_.history = source(history, rulebook, lock_timeout)
         if fmt == "parquet":
             read, rejected = engine_.load_parquet([str(p) for p in paths], refs, mapping)
+        elif fmt == "csv":
+            from claimlint.checker.columnar import INPUT
+            from claimlint.checker.columnar_csv import load_csv
+
+            read, rejected = load_csv(con, paths, rulebook.input, INPUT, mapping)
+            engine_.load_batch(None, refs)
         else:
             batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit)
             engine_.load_batch(batch, refs)
@@ -250,7 +297,8 @@ def check_files(
     else:
         batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit)
         read, rejected = batch.read, list(batch.rejected)
-        violations = interpreter.check(rulebook, batch, refs, sink=sink)
+        context = _history_batch(rulebook, history, batch, lock_timeout) if history else None
+        violations = interpreter.check(rulebook, batch, refs, sink=sink, context=context)
     return CheckRun(
         rulebook=rulebook,
         inputs=tuple(str(p) for p in inputs),

@@ -92,6 +92,25 @@ def truth(e: exp.Expression) -> exp.Expression:
     return exp.Coalesce(this=e, expressions=[FALSE])
 
 
+def and_(*conditions: exp.Expression) -> exp.Expression:
+    """exp.and_ taking ownership of its operands: the compiler always passes fresh trees, and
+    copying them again at every level made compiling a rulebook quadratic."""
+    return exp.and_(*conditions, copy=False)
+
+
+def or_(*conditions: exp.Expression) -> exp.Expression:
+    return exp.or_(*conditions, copy=False)
+
+
+def not_(condition: exp.Expression) -> exp.Expression:
+    return exp.not_(condition, copy=False)
+
+
+def alias(e: exp.Expression, name: str) -> exp.Expression:
+    """`e AS "name"`, owning `e`."""
+    return exp.alias_(e, name, quoted=True, copy=False)
+
+
 def short_circuit(e: exp.Expression) -> exp.Expression:
     """`a AND b` as `CASE WHEN a THEN b ELSE FALSE END` (and OR alike), so that an engine
     evaluating a projection runs `b` only on the rows `a` leaves open.
@@ -104,9 +123,17 @@ def short_circuit(e: exp.Expression) -> exp.Expression:
     # Breadth-first order reversed: every node is rewritten after the nodes below it.
     for node in reversed(list(e.find_all(exp.And, exp.Or, bfs=True))):
         if isinstance(node, exp.And):
-            case = exp.Case().when(node.this, node.expression).else_(exp.false())
+            case = (
+                exp.Case()
+                .when(node.this, node.expression, copy=False)
+                .else_(exp.false(), copy=False)
+            )
         else:
-            case = exp.Case().when(node.this, exp.true()).else_(node.expression)
+            case = (
+                exp.Case()
+                .when(node.this, exp.true(), copy=False)
+                .else_(node.expression, copy=False)
+            )
         if node is root:
             root = case
         else:
@@ -155,8 +182,8 @@ class ExprCompiler:
                 tests.append(day >= literal(value.period.start))
             if value.period.end is not None:
                 tests.append(day <= literal(value.period.end))
-            case = case.when(exp.and_(*tests), literal(value.value, param.type))
-        return case.else_(literal(None, param.type))
+            case = case.when(and_(*tests), literal(value.value, param.type), copy=False)
+        return case.else_(literal(None, param.type), copy=False)
 
     def _Arith(self, e: m.Arith) -> exp.Expression:
         left = self.compile(e.left)
@@ -181,17 +208,17 @@ class ExprCompiler:
         return exp.Paren(this=(exp.and_ if e.op == "and" else exp.or_)(*items))
 
     def _Not(self, e: m.Not) -> exp.Expression:
-        return exp.not_(self.condition(e.operand))
+        return not_(self.condition(e.operand))
 
     def _InSet(self, e: m.InSet) -> exp.Expression:
         operand = self.compile(e.operand)
         values = sorted(e.values, key=lambda v: (str(type(v)), v))
         member = truth(exp.In(this=operand, expressions=[literal(v) for v in values]))
-        return exp.not_(member) if e.negated else member
+        return not_(member) if e.negated else member
 
     def _IsPresent(self, e: m.IsPresent) -> exp.Expression:
         test = exp.Is(this=self.compile(e.operand), expression=exp.null())
-        return exp.not_(test) if e.present else test
+        return not_(test) if e.present else test
 
     def _Match(self, e: m.Match) -> exp.Expression:
         match = exp.RegexpFullMatch(
@@ -202,8 +229,8 @@ class ExprCompiler:
     def _Cond(self, e: m.Cond) -> exp.Expression:
         return (
             exp.Case()
-            .when(self.condition(e.condition), self.compile(e.then))
-            .else_(self.compile(e.otherwise))
+            .when(self.condition(e.condition), self.compile(e.then), copy=False)
+            .else_(self.compile(e.otherwise), copy=False)
         )
 
     def _ClaimAny(self, e: m.ClaimAny) -> exp.Expression:
@@ -218,8 +245,8 @@ class ExprCompiler:
             return exp.Coalesce(this=args[0], expressions=args[1:])
         value = getattr(self, "_fn_" + e.function)(*args)
         # Every function but coalesce is missing when an argument is missing.
-        missing = exp.or_(*(exp.Is(this=a.copy(), expression=exp.null()) for a in args))
-        return exp.Case().when(missing, literal(None, e.type)).else_(value)
+        missing = or_(*(exp.Is(this=a.copy(), expression=exp.null()) for a in args))
+        return exp.Case().when(missing, literal(None, e.type), copy=False).else_(value, copy=False)
 
     # -- functions (signatures in dsl/functions.py, Python twins in checker/functions.py)
     def _fn_iso_week(self, d):
@@ -232,11 +259,15 @@ class ExprCompiler:
         return exp.Year(this=d)
 
     def _fn_end_of_year(self, y):
-        in_range = exp.and_(y >= exp.Literal.number(1), y <= exp.Literal.number(9999))
+        in_range = and_(y >= exp.Literal.number(1), y <= exp.Literal.number(9999))
         made = exp.Anonymous(
             this="make_date", expressions=[y.copy(), exp.Literal.number(12), exp.Literal.number(31)]
         )
-        return exp.Case().when(in_range, made).else_(exp.cast(exp.null(), "DATE"))
+        return (
+            exp.Case()
+            .when(in_range, made, copy=False)
+            .else_(exp.cast(exp.null(), "DATE"), copy=False)
+        )
 
     def _fn_weekday(self, d):
         return exp.Anonymous(this="isodow", expressions=[d])
@@ -270,8 +301,9 @@ class ExprCompiler:
             .when(
                 exp.GTE(this=seconds.copy(), expression=exp.Literal.number(0)),
                 exp.Paren(this=exp.IntDiv(this=seconds, expression=sixty)),
+                copy=False,
             )
-            .else_(negative)
+            .else_(negative, copy=False)
         )
 
     def _fn_age(self, birth, on):
@@ -291,28 +323,35 @@ class ExprCompiler:
                 expression=exp.Literal.number(0),
             )
 
-        leap = exp.and_(divisible(4), exp.or_(exp.not_(divisible(100)), divisible(400)))
+        leap = and_(divisible(4), or_(not_(divisible(100)), divisible(400)))
         birthday = (
             exp.Case()
             .when(
-                exp.and_(
+                and_(
                     exp.EQ(this=month_day(birth), expression=exp.Literal.number(229)),
-                    exp.not_(leap),
+                    not_(leap),
                 ),
                 exp.Literal.number(301),
+                copy=False,
             )
-            .else_(month_day(birth))
+            .else_(month_day(birth), copy=False)
         )
         years = exp.Sub(this=exp.Year(this=on.copy()), expression=exp.Year(this=birth.copy()))
         before = (
             exp.Case()
-            .when(exp.LT(this=month_day(on), expression=birthday), exp.Literal.number(1))
-            .else_(exp.Literal.number(0))
+            .when(
+                exp.LT(this=month_day(on), expression=birthday), exp.Literal.number(1), copy=False
+            )
+            .else_(exp.Literal.number(0), copy=False)
         )
         return (
             exp.Case()
-            .when(exp.LT(this=on.copy(), expression=birth.copy()), exp.cast(exp.null(), "BIGINT"))
-            .else_(exp.Sub(this=years, expression=before))
+            .when(
+                exp.LT(this=on.copy(), expression=birth.copy()),
+                exp.cast(exp.null(), "BIGINT"),
+                copy=False,
+            )
+            .else_(exp.Sub(this=years, expression=before), copy=False)
         )
 
     # -- calendar: the same arithmetic as checker/calendar.py over a table of holidays
@@ -361,7 +400,7 @@ class ExprCompiler:
             exp.select(exp.Count(this=exp.Star()))
             .from_(exp.alias_(exp.to_table(HOLIDAYS), "h", quoted=True))
             .where(
-                exp.and_(
+                and_(
                     exp.GT(this=col("d", "h"), expression=a.copy()),
                     exp.LTE(this=col("d", "h"), expression=b.copy()),
                     exp.LTE(
@@ -380,7 +419,11 @@ class ExprCompiler:
             ),
             expression=exp.Subquery(this=on_weekdays),
         )
-        return exp.Case().when(exp.LTE(this=b, expression=a), exp.Literal.number(0)).else_(count)
+        return (
+            exp.Case()
+            .when(exp.LTE(this=b, expression=a), exp.Literal.number(0), copy=False)
+            .else_(count, copy=False)
+        )
 
     def _bridge(self, d: exp.Expression) -> exp.Expression:
         """Monday before a holiday; Friday after one; Saturday after a Friday or Thursday one."""
@@ -389,12 +432,12 @@ class ExprCompiler:
         def on(n: int) -> exp.Expression:
             return exp.EQ(this=dow.copy(), expression=exp.Literal.number(n))
 
-        return exp.or_(
-            exp.and_(on(1), self._holiday(self._shifted(d, 1))),
-            exp.and_(on(5), self._holiday(self._shifted(d, -1))),
-            exp.and_(
+        return or_(
+            and_(on(1), self._holiday(self._shifted(d, 1))),
+            and_(on(5), self._holiday(self._shifted(d, -1))),
+            and_(
                 on(6),
-                exp.or_(self._holiday(self._shifted(d, -1)), self._holiday(self._shifted(d, -2))),
+                or_(self._holiday(self._shifted(d, -1)), self._holiday(self._shifted(d, -2))),
             ),
         )
 
@@ -403,17 +446,17 @@ class ExprCompiler:
             return exp.cast(exp.Literal.string(text), "TIME")
 
         dow = exp.Anonymous(this="isodow", expressions=[d.copy()])
-        return exp.or_(
+        return or_(
             t.copy() >= at("20:00:00"),
             t.copy() < at("08:00:00"),
             exp.EQ(this=dow.copy(), expression=exp.Literal.number(7)),
             self._holiday(d.copy()),
-            exp.and_(
+            and_(
                 truth(saturday),
                 exp.EQ(this=dow.copy(), expression=exp.Literal.number(6)),
                 t.copy() >= at("14:00:00"),
             ),
-            exp.and_(truth(bridge), exp.Paren(this=self._bridge(d))),
+            and_(truth(bridge), exp.Paren(this=self._bridge(d))),
         )
 
     def _fn_has_word(self, text, word):
@@ -456,11 +499,9 @@ class TableCompiler:
             tests += [self._test(t, value, column) for t in cell.tests if t not in equal]
         else:
             tests = [self._test(t, value, column) for t in cell.tests]
-        found = exp.Paren(this=exp.or_(*tests)) if len(tests) > 1 else tests[0]
+        found = exp.Paren(this=or_(*tests)) if len(tests) > 1 else tests[0]
         if cell.kind == "not":
-            return exp.and_(
-                exp.not_(exp.Is(this=value.copy(), expression=exp.null())), exp.not_(found)
-            )
+            return and_(not_(exp.Is(this=value.copy(), expression=exp.null())), not_(found))
         return found
 
     def _test(self, t: m.Test, value: exp.Expression, column: m.TableColumn) -> exp.Expression:
@@ -474,7 +515,7 @@ class TableCompiler:
             high = (exp.LTE if t.high_closed else exp.LT)(
                 this=v.copy(), expression=literal(t.high, column.type)
             )
-            return truth(exp.and_(low, high))
+            return truth(and_(low, high))
         node = COMPARISONS[t.op]
         return truth(node(this=v, expression=literal(t.value, column.type)))
 
@@ -488,7 +529,7 @@ class TableCompiler:
             if not (dispatched and i == self._index)
         ]
         tests = [t for t in tests if not (isinstance(t, exp.Boolean) and t.this)]
-        return exp.Paren(this=exp.and_(*tests)) if tests else exp.true()
+        return exp.Paren(this=and_(*tests)) if tests else exp.true()
 
     def _dispatch(
         self,
@@ -509,8 +550,8 @@ class TableCompiler:
             same = exp.EQ(
                 this=self.args[self._index].copy(), expression=literal(value, column.type)
             )
-            case = case.when(truth(same), build(by_value[value], True))
-        return case.else_(build([], True))
+            case = case.when(truth(same), build(by_value[value], True), copy=False)
+        return case.else_(build([], True), copy=False)
 
     def _ordered_rows(self) -> list[m.TableRow]:
         """Rows in the order a single hit picks them: priority order for P, else row order."""
@@ -537,9 +578,11 @@ class TableCompiler:
                 case = exp.Case()
                 for row in rows:
                     case = case.when(
-                        self.row_match(row, dispatched), literal(row.outputs[index], out_type)
+                        self.row_match(row, dispatched),
+                        literal(row.outputs[index], out_type),
+                        copy=False,
                     )
-                return case.else_(default)
+                return case.else_(default, copy=False)
 
             return self._dispatch(self._ordered_rows(), first)
         if aggregator == "count":
@@ -552,8 +595,10 @@ class TableCompiler:
         def gathered(rows: list[m.TableRow], dispatched: bool) -> exp.Expression:
             values = [
                 exp.Case()
-                .when(self.row_match(r, dispatched), literal(r.outputs[index], out_type))
-                .else_(literal(None, out_type))
+                .when(
+                    self.row_match(r, dispatched), literal(r.outputs[index], out_type), copy=False
+                )
+                .else_(literal(None, out_type), copy=False)
                 for r in rows
                 if r.outputs[index] is not None
             ]
@@ -567,8 +612,8 @@ class TableCompiler:
     def _count(self, rows: list[m.TableRow], dispatched: bool) -> exp.Expression:
         terms = [
             exp.Case()
-            .when(self.row_match(r, dispatched), exp.Literal.number(1))
-            .else_(exp.Literal.number(0))
+            .when(self.row_match(r, dispatched), exp.Literal.number(1), copy=False)
+            .else_(exp.Literal.number(0), copy=False)
             for r in rows
         ]
         return _sum(terms) if terms else exp.Literal.number(0)
@@ -585,8 +630,8 @@ class TableCompiler:
                 case = exp.Case()
                 for row in rows:
                     number = exp.Array(expressions=[exp.Literal.number(row.number)])
-                    case = case.when(self.row_match(row, dispatched), number)
-                return case.else_(none.copy())
+                    case = case.when(self.row_match(row, dispatched), number, copy=False)
+                return case.else_(none.copy(), copy=False)
 
             return self._dispatch(self._ordered_rows(), first)
         rows = list(self.table.rows)
@@ -598,8 +643,8 @@ class TableCompiler:
                 return none.copy()
             numbers = [
                 exp.Case()
-                .when(self.row_match(r, dispatched), exp.Literal.number(r.number))
-                .else_(exp.cast(exp.null(), "BIGINT"))
+                .when(self.row_match(r, dispatched), exp.Literal.number(r.number), copy=False)
+                .else_(exp.cast(exp.null(), "BIGINT"), copy=False)
                 for r in rows
             ]
             return exp.Anonymous(
@@ -607,7 +652,7 @@ class TableCompiler:
                 expressions=[
                     exp.Array(expressions=numbers),
                     exp.Lambda(
-                        this=exp.not_(exp.Is(this=exp.to_identifier("x"), expression=exp.null())),
+                        this=not_(exp.Is(this=exp.to_identifier("x"), expression=exp.null())),
                         expressions=[exp.to_identifier("x")],
                     ),
                 ],
@@ -634,10 +679,11 @@ class TableCompiler:
             groups = [
                 exp.Case()
                 .when(
-                    exp.or_(*(self.row_match(r, dispatched) for r in same)),
+                    or_(*(self.row_match(r, dispatched) for r in same)),
                     exp.Literal.number(1),
+                    copy=False,
                 )
-                .else_(exp.Literal.number(0))
+                .else_(exp.Literal.number(0), copy=False)
                 for same in by_outputs.values()
             ]
             return _sum(groups) if groups else exp.Literal.number(0)

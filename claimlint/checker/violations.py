@@ -28,6 +28,9 @@ class Violation:
     source: str
     location: str
     details: tuple[tuple[str, Any], ...] = ()
+    # The texts in `message` and `details` read from a patient's identifier, so that reports
+    # can pseudonymise them (report/privacy.py); not part of the public record.
+    patients: tuple[str, ...] = ()
 
     def sort_key(self) -> tuple:
         """Rule, provider, then chronological order (date, time with missing last, line)."""
@@ -71,6 +74,37 @@ RECORD_FIELDS = (
     "location",
     "details",
 )
+
+
+# Columns that identify a patient (DESIGN.md: the claims and the FMT roster's patient_id).
+PATIENT_FIELDS = frozenset({"patient_id"})
+
+
+def reads_patient(expr: m.Expr | None) -> bool:
+    """Whether a text value computed by `expr` may hold a patient's identifier."""
+    if expr is None or getattr(expr, "type", None) is not Type.TEXT:
+        return False
+    return any(isinstance(e, m.FieldRef) and e.name in PATIENT_FIELDS for e in m.walk(expr))
+
+
+# rule id() -> (the rule, its placeholders and let positions that read a patient field):
+# worked out once per rule, not once per violation. The rule is kept so its id stays its own.
+_PATIENT_PARTS: dict[int, tuple[m.Rule, frozenset[str], tuple[int, ...]]] = {}
+
+
+def _patient_parts(rule: m.Rule) -> tuple[frozenset[str], tuple[int, ...]]:
+    known = _PATIENT_PARTS.get(id(rule))
+    if known is None or known[0] is not rule:
+        names = frozenset(
+            p.name
+            for p in rule.message.parts
+            if isinstance(p, m.Placeholder) and reads_patient(p.expr)
+        )
+        lets = tuple(i for i, (_, expr) in enumerate(rule.lets) if reads_patient(expr))
+        if len(_PATIENT_PARTS) > 4096:  # a long-lived process checking many rulebooks
+            _PATIENT_PARTS.clear()
+        known = _PATIENT_PARTS[id(rule)] = (rule, names, lets)
+    return known[1], known[2]
 
 
 def ordered(violations: list[Violation]) -> list[Violation]:
@@ -141,6 +175,13 @@ def make_violation(
     ]
     details += list(figures.items())
     details += [(f"{table}.rows", [int(r) for r in rows]) for table, rows in table_rows]
+    names, positions = _patient_parts(rule)
+    patients = {
+        french(placeholders[p.name], p.expr.type)
+        for p in rule.message.parts
+        if isinstance(p, m.Placeholder) and p.name in names and placeholders[p.name] is not None
+    }
+    patients.update(str(lets[i]) for i in positions if lets[i] is not None)
     line_level = not group_level
     return Violation(
         rule=rule.id,
@@ -155,4 +196,5 @@ def make_violation(
         source=rule.source,
         location=rule.location,
         details=tuple(details),
+        patients=tuple(sorted(patients - {""})),
     )

@@ -4,18 +4,19 @@ that fired on one line (`claimlint check … --explain LINE_ID`), in French."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from claimlint.checker import interpreter, tables
 from claimlint.checker.readers import Batch
 from claimlint.checker.values import french
-from claimlint.checker.violations import Violation
+from claimlint.checker.violations import Violation, reads_patient
 from claimlint.dsl import model as m
 from claimlint.dsl.resolve import did_you_mean
 from claimlint.dsl.types import Type
 from claimlint.errors import ClaimlintError, Diagnostic
+from claimlint.report.privacy import Pseudonymiser
 
 # ----------------------------------------------------------------------------- printer
 
@@ -267,7 +268,16 @@ def _trace_rule(
     compiler: interpreter.Compiler,
     line: interpreter.Line,
     violation: Violation,
+    mask: Callable[[str], str] | None,
 ) -> list[str]:
+    """The trace of one violation; `mask` pseudonymises values read from a patient's
+    identifier (None: shown as they are)."""
+
+    def value_text(value: Any, expr: m.Expr, type_: Any) -> str:
+        if mask is not None and value is not None and reads_patient(expr):
+            return mask(str(value))
+        return _fmt(value, type_)
+
     rule = rulebook.rule(violation.rule)
     assert rule is not None
     show = _printer(rulebook, rule)
@@ -286,7 +296,7 @@ def _trace_rule(
             note = ""
             if ref.table is not None and not _has_reference_row(rulebook, line, ref.table):
                 note = " (aucune ligne du référentiel : valeur par défaut)"
-            out.append(f"    {show.definition(ref)} = {_fmt(value, ref.type)}{note}")
+            out.append(f"    {show.definition(ref)} = {value_text(value, ref, ref.type)}{note}")
     params = _distinct(nodes, m.ParamRef)
     if params:
         out.append("  paramètres :")
@@ -304,12 +314,15 @@ def _trace_rule(
         out.append("  valeurs calculées :")
         for name, expr in rule.lets:
             value = compiler.compile(expr)(line)
-            out.append(f"    {name} = {show.definition(expr)} = {_fmt(value, expr.type)}")
+            out.append(
+                f"    {name} = {show.definition(expr)} = {value_text(value, expr, expr.type)}"
+            )
     for call in rule.table_calls():
         table = rulebook.tables[call.table]
         values = [compiler.compile(a)(line) for a in call.args]
         inputs = ", ".join(
-            f"{col.name} = {_fmt(v, col.type)}" for col, v in zip(table.inputs, values, strict=True)
+            f"{col.name} = {value_text(v, arg, col.type)}"
+            for col, v, arg in zip(table.inputs, values, call.args, strict=True)
         )
         out.append(f"  table {table.name} (politique {table.hit}) : {inputs}")
         try:
@@ -383,8 +396,10 @@ def trace_violations(
     batch: Batch,
     references: Mapping[str, Batch] | None,
     line_id: str,
+    pseudonymiser: Pseudonymiser | None = None,
 ) -> tuple[str, list[Violation]]:
-    """The trace of `line_id`, and every violation of the batch (for the exit code)."""
+    """The trace of `line_id`, and every violation of the batch (for the exit code); with a
+    pseudonymiser, patient identifiers in the trace are pseudonymised."""
     references = references or {}
     lines, roles = interpreter.build_lines(rulebook, batch, references)
     line = _find_line(lines, roles, line_id)
@@ -399,7 +414,8 @@ def trace_violations(
     out = [f"{head} : {_plural(len(fired), 'règle')} déclenchée{'s' if len(fired) > 1 else ''}."]
     for v in fired:
         out.append("")
-        out += _trace_rule(rulebook, compiler, line, v)
+        reported = pseudonymiser.violation(v) if pseudonymiser else v
+        out += _trace_rule(rulebook, compiler, line, reported, pseudonymiser)
     return "\n".join(out) + "\n", violations
 
 

@@ -61,7 +61,7 @@ def summary_line(run: CheckRun) -> str:
     return (
         f"{_plural(len(run.violations), 'violation')} ({counts}) ; "
         f"{euros(run.amount_at_stake)} € en jeu ; "
-        f"lignes : {run.read} lues, {run.checked} vérifiées, "
+        f"lignes : {_plural(run.read, 'lue')}, {_plural(run.checked, 'vérifiée')}, "
         f"{_plural(len(run.rejected), 'rejetée')}."
     )
 

@@ -1,0 +1,100 @@
+"""Parquet and Arrow inputs are validated inside DuckDB with the CSV reader's own reasons."""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from claimlint.checker.duckdb_engine import DuckDBEngine
+from claimlint.checker.readers import read_csv
+from claimlint.dsl.loader import load
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+BAD_CELLS = {
+    1: ("service_date", "2025-02-30"),
+    2: ("amount", "douze"),
+    3: ("amount", "123456789012345678.00"),
+    4: ("amount", "15,123"),
+    5: ("setting", "domicile?"),
+    6: ("act_code", ""),
+    7: ("quantity", "1.5"),
+    8: ("quantity", "99999999999999999999"),
+    9: ("service_time", "25:00"),
+    10: ("treating_doctor", "peut-être"),
+    11: ("line_id", "L0001"),
+}
+
+
+def _rows() -> list[dict[str, str]]:
+    with open(EXAMPLES / "claims.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter=";"))[:14]
+    for number, (column, value) in BAD_CELLS.items():
+        rows[number][column] = value
+    return rows
+
+
+def test_text_parquet_rejects_each_bad_cell_with_the_csv_readers_reason(tmp_path: Path) -> None:
+    book = load("convention-2024")
+    rows = _rows()
+    names = list(rows[0])
+    with open(tmp_path / "lot.csv", "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, names, delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows)
+    pq.write_table(pa.table({n: [r[n] for r in rows] for n in names}), tmp_path / "lot.parquet")
+
+    from_csv = read_csv(tmp_path / "lot.csv", book.input)
+    read, rejected = DuckDBEngine(book).load_parquet([str(tmp_path / "lot.parquet")], {})
+
+    assert read == from_csv.read == len(rows)
+    # A CSV line is its Parquet row plus one: the header.
+    assert [(r.line, r.column, r.reason) for r in rejected] == [
+        (
+            r.line - 1,
+            r.column,
+            r.reason.replace("ligne 13", "ligne 12").replace("ligne 2", "ligne 1"),
+        )
+        for r in from_csv.rejected
+    ]
+    assert {r.line for r in rejected} == {n + 1 for n in BAD_CELLS} | {1}
+
+
+def test_typed_parquet_columns_keep_exact_values_and_refuse_what_would_be_rounded(
+    tmp_path: Path,
+) -> None:
+    book = load("convention-2024")
+    rows = _rows()[12:14]  # two valid rows
+    table = pa.table({n: [r[n] for r in rows] for n in rows[0]})
+    amounts = pa.array([Decimal("30.000"), Decimal("30.005")], pa.decimal128(20, 3))
+    table = table.set_column(table.schema.get_field_index("amount"), "amount", amounts)
+    quantities = pa.array([1, 2], pa.int64())
+    table = table.set_column(table.schema.get_field_index("quantity"), "quantity", quantities)
+    pq.write_table(table, tmp_path / "typed.parquet")
+    engine = DuckDBEngine(book)
+    read, rejected = engine.load_parquet([str(tmp_path / "typed.parquet")], {})
+    assert read == 2
+    assert [(r.line, r.column, r.reason) for r in rejected] == [
+        (2, "amount", "montant invalide « 30.005 » (2 décimales au plus)")
+    ]
+    kept = engine.con.execute("SELECT amount, quantity FROM claimlint_input").fetchall()
+    assert kept == [(Decimal("30.00"), 1)]
+
+
+@pytest.mark.parametrize("width", [(18, 2), (10, 0)])
+def test_a_decimal_column_that_always_fits_needs_no_text_check(
+    tmp_path: Path, width: tuple[int, int]
+) -> None:
+    book = load("convention-2024")
+    rows = _rows()[12:14]
+    table = pa.table({n: [r[n] for r in rows] for n in rows[0]})
+    amounts = pa.array([Decimal(30), Decimal(26)], pa.decimal128(*width))
+    table = table.set_column(table.schema.get_field_index("amount"), "amount", amounts)
+    pq.write_table(table, tmp_path / "typed.parquet")
+    read, rejected = DuckDBEngine(book).load_parquet([str(tmp_path / "typed.parquet")], {})
+    assert (read, rejected) == (2, [])
