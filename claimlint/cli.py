@@ -18,14 +18,14 @@ import click
 
 from claimlint import __version__
 from claimlint.checker.examples import coverage, run_all
-from claimlint.checker.run import ENGINES, check_files
+from claimlint.checker.run import ENGINES, CheckRun, check_files
 from claimlint.checker.selection import Selection
 from claimlint.dsl.loader import DEFAULT_RULEBOOK, load
 from claimlint.dsl.model import Severity
 from claimlint.errors import ClaimlintError
 from claimlint.report.html import write_html
 from claimlint.report.junit import write_junit
-from claimlint.report.parquet import write_parquet
+from claimlint.report.parquet import write_parquet, write_violations
 from claimlint.report.privacy import Pseudonymiser
 from claimlint.report.records import write_json, write_jsonl, write_records
 from claimlint.report.rejects import write_rejects
@@ -187,6 +187,65 @@ class _AtomicReport:
             os.unlink(self.temp)
 
 
+class _PartsFolder:
+    """`-o DIR/` for large outputs: the records as part files of at most a million records
+    (`part-00000.jsonl` or `.parquet`), written into a fresh folder beside DIR and renamed to
+    DIR at the end, so that a reader sees no folder or the whole one."""
+
+    PART = 1_000_000
+
+    def __init__(self, path: str) -> None:
+        import tempfile
+        from pathlib import Path
+
+        self.path = Path(path.rstrip("/") or "/")
+        self.label = f"{path} : écriture du dossier de rapport"
+        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            raise ClaimlintError(f"{path} : ce dossier de rapport existe et n'est pas vide")
+        try:
+            self.temp = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}."))
+        except OSError as err:
+            raise _write_error(self.label, err) from None
+        self.stream = self
+
+    def write(self, run: CheckRun, fmt: str) -> None:
+        if fmt not in ("jsonl", "parquet"):
+            raise ClaimlintError(
+                f"{self.path}/ : un dossier reçoit --format jsonl ou parquet, pas {fmt}"
+            )
+        violations = run.violations
+        try:
+            for number, start in enumerate(range(0, max(len(violations), 1), self.PART)):
+                part = violations[start : start + self.PART]
+                name = self.temp / f"part-{number:05d}.{fmt}"
+                if fmt == "parquet":
+                    write_violations(part, str(name))
+                else:
+                    with open(name, "w", encoding="utf-8", newline="") as f:
+                        write_records(part, f)
+        except OSError as err:
+            raise _write_error(self.label, err) from None
+
+    def commit(self) -> None:
+        import shutil
+
+        try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.temp, 0o777 & ~umask)  # mkdtemp made it private to us
+            if self.path.exists():
+                self.path.rmdir()  # empty, checked above
+            os.replace(self.temp, self.path)
+        except OSError as err:
+            shutil.rmtree(self.temp, ignore_errors=True)
+            raise _write_error(self.label, err) from None
+
+    def discard(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
 def _report_output(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Hands the command an `out` stream: stdout, or with --output a file replaced atomically
     once the command exits 0 or 1 (a report was made); any other ending removes the temp file."""
@@ -195,7 +254,8 @@ def _report_output(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, output: str | None = None, **kwargs: Any) -> Any:
         if output is None:
             return fn(*args, out=sys.stdout, **kwargs)
-        target = _AtomicReport(output)
+        folder = output.endswith("/") or os.path.isdir(output)
+        target = _PartsFolder(output) if folder else _AtomicReport(output)
         try:
             result = fn(*args, out=target.stream, **kwargs)
         except SystemExit as done:
@@ -506,7 +566,7 @@ def check(
     private = None if show_patient_ids else Pseudonymiser.from_settings(pseudonym_key)
     # JSON Lines streams each rule's records as soon as the rule is done.
     sink = functools.partial(_write_records, out=out, private=private) if fmt == "jsonl" else None
-    if waivers_file or baseline_file or write_baseline_file:
+    if waivers_file or baseline_file or write_baseline_file or isinstance(out, _PartsFolder):
         sink = None  # the records are filtered once the run is over
     mapping = _mapping(renames)
     if explain_line is not None:
@@ -536,6 +596,8 @@ def check(
         run = private.run(run)
     if with_statistics:
         write_statistics(run, out)
+    elif isinstance(out, _PartsFolder):
+        out.write(run, fmt)
     elif sink is None:
         writer = functools.partial(write_csv, dialect=csv_dialect) if fmt == "csv" else WRITERS[fmt]
         writer(run, out)

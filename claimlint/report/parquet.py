@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import IO
+from collections.abc import Sequence
+from typing import IO, Any
 
 from claimlint.checker.run import CheckRun
+from claimlint.checker.violations import Violation
 from claimlint.errors import ClaimlintError
 
 ROW_GROUP = 100_000
@@ -19,6 +21,16 @@ ROW_GROUP = 100_000
 
 def write_parquet(run: CheckRun, out: IO[str]) -> None:
     """The records into the binary file under `out` (a terminal is refused)."""
+    if out is sys.stdout and out.isatty():
+        raise ClaimlintError(
+            "--format parquet écrit un fichier binaire : donnez -o FICHIER.parquet"
+        )
+    out.flush()
+    write_violations(run.violations, out.buffer)
+
+
+def write_violations(violations: Sequence[Violation], target: Any) -> None:
+    """The records as one Parquet file, into a binary file object or a path."""
     import pyarrow as pa  # imported here: a small text check never pays for pyarrow
     import pyarrow.parquet as pq
 
@@ -37,12 +49,8 @@ def write_parquet(run: CheckRun, out: IO[str]) -> None:
             ("details", pa.string()),
         ]
     )
-    if out is sys.stdout and out.isatty():
-        raise ClaimlintError(
-            "--format parquet écrit un fichier binaire : donnez -o FICHIER.parquet"
-        )
     columns: dict[str, list] = {name: [] for name in schema.names}
-    for v in run.violations:
+    for v in violations:
         columns["rule"].append(v.rule)
         columns["severity"].append(v.severity.value)
         columns["message"].append(v.message)
@@ -54,5 +62,4 @@ def write_parquet(run: CheckRun, out: IO[str]) -> None:
         columns["source"].append(v.source)
         columns["location"].append(v.location)
         columns["details"].append(json.dumps(v.record()["details"], ensure_ascii=False))
-    out.flush()
-    pq.write_table(pa.table(columns, schema=schema), out.buffer, row_group_size=ROW_GROUP)
+    pq.write_table(pa.table(columns, schema=schema), target, row_group_size=ROW_GROUP)

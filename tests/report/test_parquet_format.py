@@ -45,3 +45,48 @@ def test_parquet_holds_the_jsonl_records_typed(tmp_path: Path, engine: str) -> N
         main, ["check", *BATCH, "--engine", engine, "--format", "parquet", "-o", str(again)]
     )
     assert again.read_bytes() == out.read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_a_folder_receives_the_records_as_part_files(
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claimlint import cli
+
+    monkeypatch.setattr(cli._PartsFolder, "PART", 3)  # 4 records: two parts
+    runner = CliRunner()
+    folder = tmp_path / "out"
+    result = runner.invoke(main, ["check", *BATCH, "--format", fmt, "-o", f"{folder}/"])
+    assert result.exit_code == 1
+    assert sorted(p.name for p in folder.iterdir()) == [f"part-00000.{fmt}", f"part-00001.{fmt}"]
+    lines = runner.invoke(main, ["check", *BATCH, "--format", "jsonl"])
+    expected = [json.loads(line) for line in lines.stdout.splitlines()]
+    if fmt == "jsonl":
+        found = [
+            json.loads(line)
+            for part in sorted(folder.iterdir())
+            for line in part.read_text(encoding="utf-8").splitlines()
+        ]
+        assert found == expected
+    else:
+        rows = [r for part in sorted(folder.iterdir()) for r in pq.read_table(part).to_pylist()]
+        assert [(r["rule"], r["line_id"]) for r in rows] == [
+            (r["rule"], r["line_id"]) for r in expected
+        ]
+
+
+def test_a_folder_must_be_empty_and_take_records(tmp_path: Path) -> None:
+    runner = CliRunner()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("x")
+    refused = runner.invoke(main, ["check", *BATCH, "--format", "jsonl", "-o", f"{tmp_path}/full/"])
+    assert refused.exit_code == 2
+    assert refused.output.endswith(
+        f"{tmp_path}/full/ : ce dossier de rapport existe et n'est pas vide\n"
+    )
+    text = runner.invoke(main, ["check", *BATCH, "-o", f"{tmp_path}/report/"])
+    assert text.exit_code == 2
+    assert (
+        f"{tmp_path}/report/ : un dossier reçoit --format jsonl ou parquet, pas text" in text.output
+    )
+    assert not (tmp_path / "report").exists()
