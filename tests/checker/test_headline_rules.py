@@ -11,32 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from claim_rows import DEFAULTS, rulebook  # tests/checker/claim_rows.py
 
 from claimlint.checker.run import CheckRun, check_files
 from claimlint.checker.violations import Violation
 from claimlint.dsl import model as m
-from claimlint.dsl.loader import load
-
-DEFAULTS: dict[str, str] = {
-    "provider_id": "P1",
-    "provider_specialty": "01",
-    "provider_sector": "1",
-    "patient_id": "PAT1",
-    "patient_birth_date": "1970-01-01",
-    "service_date": "2025-03-03",
-    "act_code": "G",
-    "amount": "30.00",
-}
-
-
-@cache
-def rulebook() -> m.Rulebook:
-    return load("convention-2024")
 
 
 def _cell(value: Any) -> str:

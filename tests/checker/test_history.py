@@ -10,35 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import attrs
 import duckdb
 import pytest
+from claim_rows import DEFAULTS, rulebook  # tests/checker/claim_rows.py
 
 from claimlint.checker import history
 from claimlint.checker.run import CheckRun, check_files
-from claimlint.dsl import model as m
-from claimlint.dsl.loader import load
 from claimlint.errors import ClaimlintError
-
-DEFAULTS: dict[str, str] = {
-    "provider_id": "P1",
-    "provider_specialty": "01",
-    "provider_sector": "1",
-    "patient_id": "PAT1",
-    "patient_birth_date": "1970-01-01",
-    "service_date": "2025-03-03",
-    "act_code": "G",
-    "amount": "30.00",
-}
-
-
-@cache
-def rulebook() -> m.Rulebook:
-    return load("convention-2024")
 
 
 def write_claims(path: Path, rows: Iterable[Mapping[str, Any]]) -> Path:
