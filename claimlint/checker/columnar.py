@@ -38,16 +38,19 @@ from claimlint.checker.sql import (
     col,
     literal,
     not_,
+    or_,
     short_circuit,
     truth,
 )
 from claimlint.checker.violations import Violation, make_violation, ordered
+from claimlint.dsl import analysis
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Role, Schema
 from claimlint.dsl.types import Type
 
 INPUT = "claimlint_input"
 BASE = "claimlint_base"
+FLAGGED = "claimlint_flagged"  # the base lines some line rule or table conflict flags
 CONTEXT = "claimlint_context"  # history lines (checker/context.py)
 IS_CONTEXT = "_context"
 
@@ -106,6 +109,9 @@ class ColumnarEngine:
         self.roles = {role: sql.role_column(rulebook.input, role) for role in Role}
         self.claim_flags = {c: f"_claim_{i}" for i, c in enumerate(sql.claim_conditions(rulebook))}
         self.exprs = ExprCompiler(rulebook, self.claim_flags)
+        self._breakable = {
+            name for name, table in rulebook.tables.items() if analysis.may_conflict(table)
+        }
         # Set by _prepare(): the base column flagging each line rule and each U/A call.
         self._flag: dict[tuple, str] = {}
         self._rules: list[m.Rule] = []
@@ -147,6 +153,18 @@ class ColumnarEngine:
         if self._uses_calendar():
             self._load_calendar()
         self._materialize(BASE, self._base())
+        # Line rules and table conflicts read only the lines their flag marks: a few
+        # thousand in a million. One scan picks them all out, so each rule's query reads a
+        # small table instead of the whole base.
+        flags = sorted(set(self._flag.values()))
+        if flags:
+            picked = or_(*(col(f) for f in flags))
+            self._materialize(
+                FLAGGED,
+                exp.select(exp.Star(), copy=False)
+                .from_(BASE, copy=False)
+                .where(picked, copy=False),
+            )
 
     def _calendar_calls(self) -> list[m.Call]:
         exprs = [e for r in self.rulebook.rules for e in r.expressions()]
@@ -178,9 +196,7 @@ class ColumnarEngine:
         # Holidays of the years the dates span, a year either side for bridge days.
         first = max(min((d.year for d in found), default=dt.date.today().year) - 1, 1)
         last = min(max((d.year for d in found), default=dt.date.today().year) + 1, 9999)
-        holidays = calendar.public_holidays(first, last)
-        table = pa.table({"d": holidays}, schema=pa.schema([("d", pa.date32())]))
-        self._register(sql.HOLIDAYS, table)
+        self.exprs.set_holidays(tuple(calendar.public_holidays(first, last)))
 
     def _load_context(self, source: HistorySource) -> None:
         """The history lines of the groups and periods today's lines touch, as CONTEXT."""
@@ -376,11 +392,9 @@ class ColumnarEngine:
         )
 
     def _conflict_calls(self, rule: m.Rule) -> list[m.TableCall]:
-        return [
-            call
-            for call in rule.table_calls()
-            if self.rulebook.tables[call.table].hit.policy in (m.HitPolicy.UNIQUE, m.HitPolicy.ANY)
-        ]
+        """The rule's calls of U and A tables that some input could break: a table the
+        analysis proves unbreakable needs no test per line."""
+        return [call for call in rule.table_calls() if call.table in self._breakable]
 
     def _check_conflicts(self, rule: m.Rule) -> None:
         """A broken U or A table is an error on the first line (chronologically) it breaks."""
@@ -391,7 +405,7 @@ class ColumnarEngine:
                 where = and_(where, not_(col(IS_CONTEXT)))  # the lines the rule reads
             query = (
                 exp.select(*compiled.args, copy=False)
-                .from_(BASE, copy=False)
+                .from_(FLAGGED, copy=False)
                 .where(where, copy=False)
             )
             query = query.order_by(*self._chronological(), copy=False)
@@ -407,7 +421,7 @@ class ColumnarEngine:
             where = col(self._flag[(rule.id,)])
             query = (
                 exp.select(*self._values(rule, shape), copy=False)
-                .from_(BASE, copy=False)
+                .from_(FLAGGED, copy=False)
                 .where(where, copy=False)
             )
             return [self._record(rule, shape, row, {}) for row in self._fetch(query)]
@@ -417,23 +431,82 @@ class ColumnarEngine:
         agg = rule.aggregate
         assert agg is not None
         keys = [f"_k{i}" for i in range(len(agg.keys))]
-        counted = self.exprs.condition(agg.counted) if agg.counted else exp.true()
-        cap = self.exprs.compile(agg.cap) if agg.cap else exp.null()
-        pop = (
-            exp.select(
-                exp.Star(),
-                *(
-                    alias(self.exprs.compile(k), name)
-                    for k, name in zip(agg.keys, keys, strict=True)
+        history = self.history is not None and counts_history(rule)
+
+        def population() -> exp.Select:
+            counted = self.exprs.condition(agg.counted) if agg.counted else exp.true()
+            cap = self.exprs.compile(agg.cap) if agg.cap else exp.null()
+            pop = (
+                exp.select(
+                    exp.Star(),
+                    *(
+                        alias(self.exprs.compile(k), name)
+                        for k, name in zip(agg.keys, keys, strict=True)
+                    ),
+                    alias(counted, "_counted"),
+                    alias(cap, "_cap_line"),
+                    copy=False,
+                )
+                .from_(BASE, copy=False)
+                .where(self._applies(rule), copy=False)
+            )
+            if self.history is not None and not history:  # a rule of today's lines only
+                pop = pop.where(not_(col(IS_CONTEXT)), copy=False)
+            return pop
+
+        def ones(test: exp.Expression) -> exp.Expression:
+            return (
+                exp.Case()
+                .when(test, exp.Literal.number(1), copy=False)
+                .else_(exp.Literal.number(0), copy=False)
+            )
+
+        def limit(cap: exp.Expression, total: exp.Expression) -> exp.Expression:
+            """What the group may hold: the cap, or that percentage of the total."""
+            if agg.percent:
+                cap = exp.Mul(
+                    this=exp.Mul(this=cap, expression=total),
+                    expression=literal(Decimal("0.01")),
+                )
+            return exp.func("floor", cap)
+
+        # Most groups hold no violation. A hash aggregate (no sort) finds the groups that
+        # may: some counted line without a cap, or more counted lines than the cap allows,
+        # or caps that differ within the group (the first line's then decides). Only their
+        # lines are ranked in chronological order below.
+        group = [col(k) for k in keys]
+        sums = (
+            exp.select(*(g.copy() for g in group), copy=False)
+            .from_(alias(exp.Subquery(this=population()), "p"), copy=False)
+            .group_by(*(g.copy() for g in group), copy=False)
+        )
+        count = exp.Sum(this=ones(col("_counted")))
+        if agg.cap is None:
+            open_ = exp.GTE(this=count, expression=exp.Literal.number(1))
+        else:
+            caps = exp.Count(this=col("_cap_line"))
+            low, high = exp.Min(this=col("_cap_line")), exp.Max(this=col("_cap_line"))
+            total = exp.Count(this=exp.Star())
+            open_ = and_(
+                exp.GT(this=caps, expression=exp.Literal.number(0)),
+                or_(
+                    exp.LT(this=caps.copy(), expression=total),
+                    exp.NEQ(this=low, expression=high),
+                    exp.GT(this=count, expression=limit(low.copy(), total.copy())),
                 ),
-                alias(counted, "_counted"),
-                alias(cap, "_cap_line"),
+            )
+        candidates = sums.having(open_, copy=False)
+        same_group = and_(*(exp.NullSafeEQ(this=col(k, "p"), expression=col(k, "g")) for k in keys))
+        pop = (
+            exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("p", quoted=True)))
+            .from_(alias(exp.Subquery(this=population()), "p"), copy=False)
+            .join(
+                alias(exp.Subquery(this=candidates), "g"),
+                on=same_group,
+                join_type="inner",
                 copy=False,
             )
-            .from_(BASE, copy=False)
-            .where(self._applies(rule), copy=False)
         )
-        group = [col(k) for k in keys]
 
         # Every figure from one window (partition and chronological order), so the lines
         # are sorted once: totals over the whole partition, the rank as a running count.
@@ -452,16 +525,6 @@ class ColumnarEngine:
 
         whole, so_far = frame("UNBOUNDED", "FOLLOWING"), frame("CURRENT ROW", None)
 
-        def ones(test: exp.Expression) -> exp.Expression:
-            return (
-                exp.Case()
-                .when(test, exp.Literal.number(1), copy=False)
-                .else_(exp.Literal.number(0), copy=False)
-            )
-
-        history = self.history is not None and counts_history(rule)
-        if self.history is not None and not history:  # a rule of today's lines only
-            pop = pop.where(not_(col(IS_CONTEXT)), copy=False)
         # A counted line's rank: the counted lines up to it.
         ranked_lines = col("_counted")
         ranked = exp.select(
@@ -483,15 +546,9 @@ class ColumnarEngine:
         if agg.cap is None:
             flagged = exp.EQ(this=col("_rank"), expression=exp.Literal.number(1))
         else:
-            limit = col("_cap")
-            if agg.percent:
-                limit = exp.Mul(
-                    this=exp.Mul(this=col("_cap"), expression=col("_total")),
-                    expression=literal(Decimal("0.01")),
-                )
             flagged = and_(
                 not_(exp.Is(this=col("_cap"), expression=exp.null())),
-                exp.GT(this=col("_rank"), expression=exp.func("floor", limit)),
+                exp.GT(this=col("_rank"), expression=limit(col("_cap"), col("_total"))),
             )
         if history:  # only today's lines are flagged
             flagged = and_(not_(col(IS_CONTEXT)), flagged)

@@ -28,6 +28,7 @@ from claimlint.errors import Diagnostic, InputError
 DIALECT = "duckdb"
 FILE, ROW = "_file", "_row"
 STAGED, REPEATED, ARROW = "claimlint_staged", "claimlint_repeated", "claimlint_arrow"
+TAG = "\x1f"  # after a rejected row's column name, before its reason
 
 
 def _create(con, name: str, query: exp.Expression, kind: str = "TABLE") -> None:
@@ -133,6 +134,11 @@ def _always_fits(source_type: str, places: int, whole: int) -> bool:
     )
 
 
+# Typed integer columns whose every value fits the schema's 64-bit integers.
+FITTING_INTEGERS = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
+)
+
 # What the CSV reader says after "invalide « … »" for a cell that does not parse.
 EXPECTED = {
     Type.INTEGER: f"attendu {NUMBER_WORDS[Type.INTEGER][1]}",
@@ -168,7 +174,7 @@ def cell_reason(
     if field.required and field.default is None:
         case = case.when(empty, exp.Literal.string(EMPTY_REQUIRED), copy=False)
     filled = exp.not_(empty.copy())
-    if field.type is Type.INTEGER:
+    if field.type is Type.INTEGER and source_type not in FITTING_INTEGERS:
         # Digits that do not fit in 64 bits.
         case = case.when(
             exp.and_(
@@ -308,18 +314,13 @@ def _load(
         if f.default is not None:
             value = exp.Coalesce(this=value, expressions=[literal(f.default, f.type)])
         values.append(exp.alias_(exp.cast(value, sql_type(f.type)), f.name, quoted=True))
-    reason = (
-        exp.Coalesce(this=reasons[0][1], expressions=[r for _, r in reasons[1:]])
-        if reasons
-        else exp.null()
-    )
-    column = exp.Case()
-    for f, r in reasons:
-        column = column.when(
-            exp.not_(exp.Is(this=r.copy(), expression=exp.null())),
-            exp.Literal.string(f.name),
-            copy=False,
-        )
+    # The first reason, tagged with its column ("column<TAG>reason"): worked out once per
+    # row, split only for the few rows rejected.
+    tagged = [
+        exp.DPipe(this=exp.Literal.string(f.name + TAG), expression=r, safe=True)
+        for f, r in reasons
+    ]
+    reason = exp.Coalesce(this=tagged[0], expressions=tagged[1:]) if tagged else exp.null()
     staged = exp.select(
         *values,
         exp.alias_(col("filename", "s"), FILE, quoted=True),
@@ -329,7 +330,6 @@ def _load(
             quoted=True,
         ),
         exp.alias_(reason, "_reason", quoted=True),
-        exp.alias_(column, "_column", quoted=True),
     ).from_(exp.alias_(source, "s", quoted=True))
     _create(con, STAGED, staged)
     line = schema.by_role(Role.LINE)
@@ -347,10 +347,11 @@ def _load(
     else:
         repeated = repeated.where(exp.false())
     _create(con, REPEATED, repeated)
+    repeats = con.execute(exp.select(exp.Count(this=exp.Star())).from_(REPEATED).sql(DIALECT))
     duplicate = (
         truth(exp.In(this=col(line.name), query=exp.Subquery(this=exp.select("*").from_(REPEATED))))
-        if line is not None
-        else exp.false()
+        if line is not None and repeats.fetchone()[0]
+        else exp.false()  # no id repeated (the usual case): no lookup per row
     )
     ok = exp.and_(exp.Is(this=col("_reason"), expression=exp.null()), exp.not_(duplicate))
     # The kept rows are a view over the staged table: the engines read them once.
@@ -358,12 +359,16 @@ def _load(
     _create(con, table, keep.from_(STAGED).where(ok), kind="VIEW")
     read = con.execute(exp.select(exp.Count(this=exp.Star())).from_(STAGED).sql(DIALECT))
     read = read.fetchone()[0]
+    tag = exp.func("strpos", col("_reason"), exp.Literal.string(TAG))
     bad = (
         exp.select(
             col(FILE),
             col(ROW),
-            col("_column"),
-            col("_reason"),
+            exp.func("left", col("_reason"), exp.Sub(this=tag, expression=exp.Literal.number(1))),
+            exp.Substring(
+                this=col("_reason"),
+                start=exp.Add(this=tag.copy(), expression=exp.Literal.number(1)),
+            ),
             *(col(line.name) for line in [line] if line is not None),
         )
         .from_(STAGED)

@@ -28,6 +28,10 @@ class DuckDBEngine(ColumnarEngine):
         if con is None:
             con = duckdb.connect()
             con.execute("SET enable_progress_bar_print = false")  # see run.connect
+        # DuckDB turns a long IN list into a join with every line, even inside a CASE branch
+        # that few lines reach (a decision table's rows, a rule's later tests): the plan's
+        # CASEs exist so that those tests run only where needed.
+        con.execute("SET disabled_optimizers = 'in_clause'")
         self.con = con
 
     # -- loading

@@ -3,9 +3,9 @@
 The statements are the DuckDB engine's, built by the same compiler (checker/sql.py); only
 their spelling changes. `spark_dialect` rewrites the few functions DuckDB and Spark spell
 differently into Spark's own (ISO week, weekday, date differences, list functions, full
-regular-expression match), then sqlglot writes Spark SQL. Reference tables and the holiday
-calendar are small: they are registered as broadcast tables, joined on every executor
-without a shuffle. Flagged lines come back to the driver and go through the same
+regular-expression match), then sqlglot writes Spark SQL. Reference tables are small: they
+are registered as broadcast tables, joined on every executor without a shuffle (the holiday
+calendar is written into the SQL as date literals). Flagged lines come back to the driver and go through the same
 `make_violation` as the other engines, so the records and the summary are the same bytes.
 
 Inputs: Parquet files (paths, folders, globs, or data-lake URLs such as s3a://…) are read
@@ -250,7 +250,7 @@ class SparkEngine(ColumnarEngine):
     # -- hooks
     def _register(self, name: str, table: pa.Table, broadcast: bool = True) -> None:
         frame = self.spark.createDataFrame(table) if table.num_rows else self._empty(table)
-        # References and the calendar: copied whole to every executor, joined in place.
+        # References: copied whole to every executor, joined in place.
         (F.broadcast(frame) if broadcast else frame).createOrReplaceTempView(name)
 
     def _empty(self, table: pa.Table) -> DataFrame:

@@ -5,11 +5,11 @@ The SQL mirrors the interpreter's semantics exactly:
 
 - a missing value makes arithmetic missing and comparisons false (`COALESCE(cmp, FALSE)`);
 - a missing boolean counts as false; `x not in S` is true when x is missing;
-- `claim has (c)` is a window `BOOL_OR(c) OVER (PARTITION BY claim)` computed once per line;
+- `claim has (c)` is a column of the base relation (`BOOL_OR(c)` per claim, joined back);
 - decision tables become CASE expressions built from their rows (U, A and F take the first
   match, P the first in priority order, C+ C< C> C# aggregate the matches);
 - calendar functions do the interpreter's arithmetic (weekdays counted from 0001-01-01)
-  over a table of French public holidays computed by checker/calendar.py.
+  with the French public holidays of checker/calendar.py written in as date literals.
 
 Rulebook values reach SQL only as sqlglot literals; column names only as quoted identifiers.
 """
@@ -38,7 +38,6 @@ SQL_TYPES = {
     Type.BOOLEAN: "BOOLEAN",
 }
 
-HOLIDAYS = "claimlint_holidays"
 DAY = "_day"
 CHRONO = "_chrono"
 FALSE = exp.false()
@@ -154,13 +153,29 @@ class ExprCompiler:
         self.claim_flags = claim_flags if claim_flags is not None else {}
         # A `let` or `define` is inlined wherever it is used: compile each model node once.
         self._compiled: dict[m.Expr, exp.Expression] = {}
+        # The public holidays of the years the batch spans, set (see `set_holidays`) before
+        # any calendar function is compiled.
+        self._holidays: tuple[dt.date, ...] | None = None
+
+    def set_holidays(self, holidays: tuple[dt.date, ...]) -> None:
+        """Holidays go into the SQL as literals: a test on a line's date then costs only
+        where the line needs it, where a holiday table would be joined with every line."""
+        self._holidays = tuple(sorted(holidays))
+        self._compiled.clear()
 
     def compile(self, e: m.Expr) -> exp.Expression:
-        """The SQL of a model expression; the caller owns the returned tree (a copy)."""
+        """The SQL of a model expression; the caller owns the returned tree.
+
+        The first caller gets the tree itself, later ones a copy of it: a tree is then
+        copied once per use beyond the first, not once per level of the expressions above
+        it. A caller may have rewritten its tree in place since (`short_circuit`); the
+        rewrites keep the meaning, so the copies do too.
+        """
         node = self._compiled.get(e)
         if node is None:
             node = getattr(self, "_" + type(e).__name__)(e)
             self._compiled[e] = node
+            return node
         return node.copy()
 
     def condition(self, e: m.Expr) -> exp.Expression:
@@ -205,7 +220,7 @@ class ExprCompiler:
 
     def _Logic(self, e: m.Logic) -> exp.Expression:
         items = [self.condition(i) for i in e.items]
-        return exp.Paren(this=(exp.and_ if e.op == "and" else exp.or_)(*items))
+        return exp.Paren(this=(and_ if e.op == "and" else or_)(*items))
 
     def _Not(self, e: m.Not) -> exp.Expression:
         return not_(self.condition(e.operand))
@@ -355,9 +370,29 @@ class ExprCompiler:
         )
 
     # -- calendar: the same arithmetic as checker/calendar.py over a table of holidays
+    def _known_holidays(self) -> tuple[dt.date, ...]:
+        if self._holidays is None:
+            raise RuntimeError("calendar function compiled before set_holidays()")
+        return self._holidays
+
     def _holiday(self, day: exp.Expression) -> exp.Expression:
-        holidays = exp.select(col("d")).from_(HOLIDAYS)
-        return truth(exp.In(this=day, query=exp.Subquery(this=holidays)))
+        holidays = self._known_holidays()
+        if not holidays:
+            return FALSE.copy()
+        return truth(exp.In(this=day, expressions=[literal(h) for h in holidays]))
+
+    def _weekday_holidays_through(self, day: exp.Expression) -> exp.Expression:
+        """How many Monday-Friday holidays fall on or before `day` (NULL stays NULL)."""
+        weekdays = [h for h in self._known_holidays() if h.isoweekday() <= 5]
+        count = exp.Case()
+        for n, holiday in enumerate(weekdays):
+            count = count.when(
+                exp.LT(this=day.copy(), expression=literal(holiday)),
+                exp.Literal.number(n),
+                copy=False,
+            )
+        last = exp.Literal.number(len(weekdays))
+        return count.else_(last, copy=False) if weekdays else last
 
     def _shifted(self, day: exp.Expression, days: int) -> exp.Expression:
         return exp.cast(
@@ -396,18 +431,9 @@ class ExprCompiler:
 
     def _fn_working_days_between(self, a, b):
         """Working days in (a, b]: weekdays counted arithmetically, weekday holidays removed."""
-        on_weekdays = (
-            exp.select(exp.Count(this=exp.Star()))
-            .from_(exp.alias_(exp.to_table(HOLIDAYS), "h", quoted=True))
-            .where(
-                and_(
-                    exp.GT(this=col("d", "h"), expression=a.copy()),
-                    exp.LTE(this=col("d", "h"), expression=b.copy()),
-                    exp.LTE(
-                        this=exp.Anonymous(this="isodow", expressions=[col("d", "h")]),
-                        expression=exp.Literal.number(5),
-                    ),
-                )
+        on_weekdays = exp.Paren(
+            this=exp.Sub(
+                this=self._weekday_holidays_through(b), expression=self._weekday_holidays_through(a)
             )
         )
         count = exp.Sub(
@@ -417,7 +443,7 @@ class ExprCompiler:
                     expression=self._weekdays_through(a.copy()),
                 )
             ),
-            expression=exp.Subquery(this=on_weekdays),
+            expression=on_weekdays,
         )
         return (
             exp.Case()
@@ -462,9 +488,19 @@ class ExprCompiler:
     def _fn_has_word(self, text, word):
         words = exp.Anonymous(
             this="regexp_split_to_array",
-            expressions=[text, exp.Literal.string(WORD_SEPARATORS)],
+            expressions=[text.copy(), exp.Literal.string(WORD_SEPARATORS)],
         )
-        return exp.Anonymous(this="list_contains", expressions=[words, word])
+        # A word of the text is a substring of it: the cheap substring test spares most
+        # lines the split.
+        return (
+            exp.Case()
+            .when(
+                exp.Anonymous(this="contains", expressions=[text, word.copy()]),
+                exp.Anonymous(this="list_contains", expressions=[words, word]),
+                copy=False,
+            )
+            .else_(FALSE.copy(), copy=False)
+        )
 
     def _fn_min(self, *args):
         return exp.Anonymous(this="least", expressions=list(args))

@@ -87,24 +87,53 @@ def reads_patient(expr: m.Expr | None) -> bool:
     return any(isinstance(e, m.FieldRef) and e.name in PATIENT_FIELDS for e in m.walk(expr))
 
 
-# rule id() -> (the rule, its placeholders and let positions that read a patient field):
-# worked out once per rule, not once per violation. The rule is kept so its id stays its own.
-_PATIENT_PARTS: dict[int, tuple[m.Rule, frozenset[str], tuple[int, ...]]] = {}
+@attrs.frozen
+class _Plan:
+    """What making a rule's records needs from the rule, worked out once per rule."""
 
+    rule: m.Rule  # kept so that its id() stays its own
+    cap_type: Type | None
+    # The message: text, or (placeholder name, is a figure, type to print it as).
+    parts: tuple[str | tuple[str, bool, Type | None], ...]
+    let_types: tuple[Type, ...]
+    patient_names: frozenset[str]  # placeholders that read a patient field
+    patient_lets: tuple[int, ...]  # positions of the lets that do
 
-def _patient_parts(rule: m.Rule) -> tuple[frozenset[str], tuple[int, ...]]:
-    known = _PATIENT_PARTS.get(id(rule))
-    if known is None or known[0] is not rule:
-        names = frozenset(
-            p.name
-            for p in rule.message.parts
-            if isinstance(p, m.Placeholder) and reads_patient(p.expr)
+    @classmethod
+    def of(cls, rule: m.Rule) -> _Plan:
+        cap_type = rule.aggregate.cap.type if rule.aggregate and rule.aggregate.cap else None
+        parts: list[str | tuple[str, bool, Type | None]] = []
+        for part in rule.message.parts:
+            if isinstance(part, str):
+                parts.append(part)
+            elif part.expr is None:
+                parts.append((part.name, True, cap_type if part.name == "cap" else None))
+            else:
+                parts.append((part.name, False, part.expr.type))
+        return cls(
+            rule,
+            cap_type,
+            tuple(parts),
+            tuple(expr.type for _, expr in rule.lets),
+            frozenset(
+                p.name
+                for p in rule.message.parts
+                if isinstance(p, m.Placeholder) and reads_patient(p.expr)
+            ),
+            tuple(i for i, (_, expr) in enumerate(rule.lets) if reads_patient(expr)),
         )
-        lets = tuple(i for i, (_, expr) in enumerate(rule.lets) if reads_patient(expr))
-        if len(_PATIENT_PARTS) > 4096:  # a long-lived process checking many rulebooks
-            _PATIENT_PARTS.clear()
-        known = _PATIENT_PARTS[id(rule)] = (rule, names, lets)
-    return known[1], known[2]
+
+
+_PLANS: dict[int, _Plan] = {}  # rule id() -> its plan
+
+
+def _plan(rule: m.Rule) -> _Plan:
+    known = _PLANS.get(id(rule))
+    if known is None or known.rule is not rule:
+        if len(_PLANS) > 4096:  # a long-lived process checking many rulebooks
+            _PLANS.clear()
+        known = _PLANS[id(rule)] = _Plan.of(rule)
+    return known
 
 
 def ordered(violations: list[Violation]) -> list[Violation]:
@@ -135,19 +164,6 @@ FIGURE_TYPES = {
 }
 
 
-def render_message(rule: m.Rule, placeholders: dict[str, Any], figures: dict[str, Any]) -> str:
-    cap_type = rule.aggregate.cap.type if rule.aggregate and rule.aggregate.cap else None
-    out = []
-    for part in rule.message.parts:
-        if isinstance(part, str):
-            out.append(part)
-        elif part.expr is None:
-            out.append(french(figures[part.name], cap_type if part.name == "cap" else None))
-        else:
-            out.append(french(placeholders[part.name], part.expr.type))
-    return "".join(out)
-
-
 def make_violation(
     rule: m.Rule,
     *,
@@ -165,28 +181,35 @@ def make_violation(
     group_level: bool = False,
 ) -> Violation:
     """The record of a flagged line (or group), the same bytes whichever engine found it."""
-    cap_type = rule.aggregate.cap.type if rule.aggregate and rule.aggregate.cap else None
+    plan = _plan(rule)
     figures = {
-        k: canonical(v, cap_type if k == "cap" else FIGURE_TYPES[k]) for k, v in figures.items()
+        k: canonical(v, plan.cap_type if k == "cap" else FIGURE_TYPES[k])
+        for k, v in figures.items()
     }
     details: list[tuple[str, Any]] = [
-        (name, canonical(value, expr.type))
-        for (name, expr), value in zip(rule.lets, lets, strict=True)
+        (name, canonical(value, type_))
+        for (name, _), type_, value in zip(rule.lets, plan.let_types, lets, strict=True)
     ]
-    details += list(figures.items())
+    details += figures.items()
     details += [(f"{table}.rows", [int(r) for r in rows]) for table, rows in table_rows]
-    names, positions = _patient_parts(rule)
-    patients = {
-        french(placeholders[p.name], p.expr.type)
-        for p in rule.message.parts
-        if isinstance(p, m.Placeholder) and p.name in names and placeholders[p.name] is not None
-    }
-    patients.update(str(lets[i]) for i in positions if lets[i] is not None)
+    shown: dict[str, str] = {}  # placeholders as the message prints them
+    message = []
+    for part in plan.parts:
+        if isinstance(part, str):
+            message.append(part)
+        else:
+            name, figure, type_ = part
+            text = french((figures if figure else placeholders)[name], type_)
+            if not figure:
+                shown[name] = text
+            message.append(text)
+    patients = {shown[n] for n in plan.patient_names if placeholders[n] is not None}
+    patients.update(str(lets[i]) for i in plan.patient_lets if lets[i] is not None)
     line_level = not group_level
     return Violation(
         rule=rule.id,
         severity=severity,
-        message=render_message(rule, placeholders, figures),
+        message="".join(message),
         line_id=None if group_level or line_id is None else str(line_id),
         claim_id=None if group_level or claim_id is None else str(claim_id),
         provider_id=None if provider_id is None else str(provider_id),

@@ -696,6 +696,46 @@ def analyse(table: DecisionTable) -> list[Finding]:
     return gaps + overlaps + duplicates + masked + subsumed
 
 
+def may_conflict(table: DecisionTable) -> bool:
+    """Whether some input could break a U table (two rows match) or an A table (two rows
+    with different outputs match). False is a proof over every input, missing values and
+    text outside a declared domain included: an engine may then skip the test per line.
+
+    Declared domains are set aside (a computed input may fall outside them) and a time or
+    an ordered undeclared text column is not analysed (seconds and text order fall between
+    the atoms): such tables may conflict.
+    """
+    policy = table.hit.policy
+    if policy not in (HitPolicy.UNIQUE, HitPolicy.ANY):
+        return False
+    columns = [[row.tests[d] for row in table.rows] for d in range(len(table.inputs))]
+    free = [attrs.evolve(c, domain=None) for c in table.inputs]
+    if any(c.type is Type.TIME or _ordering_tests(c, columns[d]) for d, c in enumerate(free)):
+        return True
+    axes = [_axis(c, columns[d]) for d, c in enumerate(free)]
+    # Per row and column: the atoms the cell matches, and whether it matches a missing value.
+    cover = [
+        [
+            (
+                sum(1 << k for k, a in enumerate(ax.atoms) if row.tests[d].matches(a.value)),
+                row.tests[d].matches(None),
+            )
+            for d, ax in enumerate(axes)
+        ]
+        for row in table.rows
+    ]
+    for i, first in enumerate(table.rows):
+        for j in range(i + 1, len(table.rows)):
+            if policy is HitPolicy.ANY and first.outputs == table.rows[j].outputs:
+                continue
+            if all(
+                (a & b) or (a_null and b_null)
+                for (a, a_null), (b, b_null) in zip(cover[i], cover[j], strict=True)
+            ):
+                return True
+    return False
+
+
 def analyse_rulebook(rulebook: Rulebook) -> list[Finding]:
     """Every table's findings, tables in the order of their position."""
     tables = sorted(

@@ -182,14 +182,13 @@ AROUND_HOLIDAYS = sorted({h + dt.timedelta(days=k) for h in HOLIDAYS for k in (-
 
 def _engine(spark, **columns: list[dt.date]) -> se.SparkEngine:
     """A Spark engine with a table `claimlint_days` of these date columns and the holidays
-    of 2013-2034 (as _load_calendar registers them)."""
+    of 2013-2034 (as _load_calendar gives them to the compiler)."""
     import pyarrow as pa
 
     engine = se.SparkEngine(rulebook("convention-2024"), spark)
     days = pa.table({name: pa.array(values, pa.date32()) for name, values in columns.items()})
     engine._register("claimlint_days", days, broadcast=False)
-    holidays = pa.array(calendar.public_holidays(2013, 2034), pa.date32())
-    engine._register("claimlint_holidays", pa.table({"d": holidays}))
+    engine.exprs.set_holidays(tuple(calendar.public_holidays(2013, 2034)))
     return engine
 
 

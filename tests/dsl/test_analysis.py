@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from claimlint.checker.tables import matching_rows
 from claimlint.cli import main
 from claimlint.dsl import model as m
-from claimlint.dsl.analysis import Finding, analyse, analyse_rulebook, describe
+from claimlint.dsl.analysis import Finding, analyse, analyse_rulebook, describe, may_conflict
 from claimlint.dsl.parser import parse
 from claimlint.dsl.resolve import resolve
 from claimlint.dsl.types import Type
@@ -860,3 +860,61 @@ def test_the_analysis_does_not_import_the_checker() -> None:
         "sys.exit(any(n.startswith('claimlint.checker') for n in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# ----------------------------------------------------------------------------- may_conflict
+
+
+@PROPERTY
+@given(random_tables())
+def test_may_conflict_agrees_with_a_dense_sample_missing_values_included(
+    t: m.DecisionTable,
+) -> None:
+    """False is a proof: no input, missing ones included, breaks the table."""
+    columns = [[*samples(t, d), None] for d in range(len(t.inputs))]
+    matches = [matching_rows(t, list(p)) for p in itertools.product(*columns)]
+    assert may_conflict(t) == any(len(rows) > 1 for rows in matches)
+    differing = any(len({r.outputs for r in rows}) > 1 for rows in matches)
+    assert may_conflict(with_policy(t, m.HitPolicy.ANY)) == differing
+
+
+def test_tables_that_pick_one_row_never_conflict() -> None:
+    t = integer_table("U", "< 5 || 1", ">= 5 || 2", "null || 3")
+    assert not may_conflict(t)
+    for policy in (m.HitPolicy.FIRST, m.HitPolicy.PRIORITY, m.HitPolicy.COLLECT):
+        assert not may_conflict(with_policy(integer_table("F", "- || 1", "- || 2"), policy))
+
+
+def test_rows_meeting_only_on_a_missing_value_may_conflict() -> None:
+    assert may_conflict(integer_table("U", "null || 1", "not(1) || 2", "- || 3"))
+    assert not may_conflict(integer_table("U", "null || 1", "not(null) || 2"))
+
+
+def test_a_declared_domain_does_not_prove_a_table_unbreakable() -> None:
+    # Within {"G", "APC", "VL"} the rows are disjoint; "K" matches both.
+    t = table(
+        """
+table T "t" hit policy U
+  input code text in CODES
+  output n integer
+  | code        || n |
+  | not("G")    || 1 |
+  | "G", "K"    || 2 |
+"""
+    )
+    assert analyse(t) == []
+    assert may_conflict(t)
+
+
+def test_times_are_not_analysed_for_conflicts() -> None:
+    t = table(
+        """
+table T "t" hit policy U
+  input at time
+  output n integer
+  | at        || n |
+  | < 08:00   || 1 |
+  | >= 08:00  || 2 |
+"""
+    )
+    assert may_conflict(t)
