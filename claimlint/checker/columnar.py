@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -336,7 +337,10 @@ class ColumnarEngine:
 
     # -- rules
     def _applies(self, rule: m.Rule) -> exp.Expression:
-        tests = [not_(exp.Is(this=col(DAY), expression=exp.null()))]
+        date = self.rulebook.input.by_role(Role.DATE)
+        tests: list[exp.Expression] = []
+        if date is None or not (date.required or date.default is not None):
+            tests.append(not_(exp.Is(this=col(DAY), expression=exp.null())))  # no date: no rule
         if rule.period.start is not None:
             tests.append(col(DAY) >= literal(rule.period.start))
         if rule.period.end is not None:
@@ -344,7 +348,7 @@ class ColumnarEngine:
         if rule.condition is not None:
             tests.append(self.exprs.condition(rule.condition))
         tests += [not_(self.exprs.condition(e.condition)) for e in rule.exceptions]
-        return and_(*tests)
+        return and_(*tests) if tests else exp.true()
 
     def _values(self, rule: m.Rule, shape: _Shape) -> list[exp.Expression]:
         """What a record needs from its line, in a fixed order (see _record)."""
@@ -415,6 +419,10 @@ class ColumnarEngine:
                 tables.evaluate(table, list(found[0]))  # raises the interpreter's own error
 
     def run_rule(self, rule: m.Rule) -> list[Violation]:
+        return self._records(rule, self._rows(rule))
+
+    def _rows(self, rule: m.Rule) -> list[tuple]:
+        """The engine's part of a rule: its flagged rows (raises on a broken table)."""
         self._check_conflicts(rule)
         shape = _Shape.of(rule)
         if rule.aggregate is None:
@@ -424,14 +432,24 @@ class ColumnarEngine:
                 .from_(FLAGGED, copy=False)
                 .where(where, copy=False)
             )
-            return [self._record(rule, shape, row, {}) for row in self._fetch(query)]
-        return self._run_aggregate(rule, shape)
+            return self._fetch(query)
+        return self._fetch(self._aggregate_query(rule, shape))
 
-    def _run_aggregate(self, rule: m.Rule, shape: _Shape) -> list[Violation]:
+    def _records(self, rule: m.Rule, rows: list[tuple]) -> list[Violation]:
+        """Python's part: the rows as violation records."""
+        shape = _Shape.of(rule)
+        if rule.aggregate is None:
+            return [self._record(rule, shape, row, {}) for row in rows]
+        return self._aggregate_records(rule, shape, rows)
+
+    def _counts_history(self, rule: m.Rule) -> bool:
+        return self.history is not None and counts_history(rule)
+
+    def _aggregate_query(self, rule: m.Rule, shape: _Shape) -> exp.Expression:
         agg = rule.aggregate
         assert agg is not None
         keys = [f"_k{i}" for i in range(len(agg.keys))]
-        history = self.history is not None and counts_history(rule)
+        history = self._counts_history(rule)
 
         def population() -> exp.Select:
             counted = self.exprs.condition(agg.counted) if agg.counted else exp.true()
@@ -553,7 +571,7 @@ class ColumnarEngine:
         if history:  # only today's lines are flagged
             flagged = and_(not_(col(IS_CONTEXT)), flagged)
         period = [col(keys[agg.period_key])] if agg.period_key is not None else []
-        query = (
+        return (
             exp.select(
                 *self._values(rule, shape),
                 col("_count"),
@@ -567,9 +585,16 @@ class ColumnarEngine:
             .from_(alias(exp.Subquery(this=ranked), "c"), copy=False)
             .where(and_(col("_counted"), flagged), copy=False)
         )
+
+    def _aggregate_records(self, rule: m.Rule, shape: _Shape, rows: list[tuple]) -> list[Violation]:
+        """Each row: the record's values, then count, total, cap, rank, [period], [history]."""
+        agg = rule.aggregate
+        assert agg is not None
+        history = self._counts_history(rule)
+        period = agg.period_key is not None
         found = []
-        extra = 4 + len(period) + len(past)
-        for row in self._fetch(query):
+        extra = 4 + period + history
+        for row in rows:
             head, tail = row[:-extra], row[-extra:]
             count, total, cap, rank = tail[:4]
             figures: dict[str, Any] = {"count": count, "total": total}
@@ -582,17 +607,31 @@ class ColumnarEngine:
             found.append(note_history(record, int(tail[-1])) if history else record)
         return found
 
+    def _interrupt(self) -> None:
+        """Stop the SQL under way (the user pressed Ctrl-C or a rule failed)."""
+
     def run_all(self, sink=None) -> list[Violation]:
         """The rules `_prepare` was given, in rule-ID order; `sink` receives each rule's
         violations as they come."""
         found: list[Violation] = []
-        with self._progress(len(self._rules)) as progress:
-            for rule in self._rules:
-                progress.step(rule.id)
-                violations = ordered(self.run_rule(rule))
-                if sink is not None:
-                    sink(violations)
-                found.extend(violations)
+        # One thread runs the rules' SQL in order while this one builds and writes the
+        # records of the rules done: the engines work without holding Python's lock.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimlint-sql")
+        try:
+            with self._progress(len(self._rules)) as progress:
+                pending = [pool.submit(self._rows, rule) for rule in self._rules]
+                for rule, rows in zip(self._rules, pending, strict=True):
+                    progress.step(rule.id)
+                    violations = ordered(self._records(rule, rows.result()))
+                    if sink is not None:
+                        sink(violations)
+                    found.extend(violations)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            self._interrupt()
+            raise
+        finally:
+            pool.shutdown()
         return found
 
 

@@ -94,6 +94,9 @@ class DuckDBEngine(ColumnarEngine):
     def _fetch(self, query: exp.Expression) -> list[tuple]:
         return self.con.execute(query.sql(dialect=self.dialect, copy=False)).fetchall()
 
+    def _interrupt(self) -> None:
+        self.con.interrupt()
+
     def _progress(self, steps: int) -> Progress:
         return Progress(self.con, steps)
 

@@ -272,6 +272,9 @@ class SparkEngine(ColumnarEngine):
     def _fetch(self, query: exp.Expression) -> list[tuple]:
         return [tuple(row) for row in self.spark.sql(spark_sql(query)).collect()]
 
+    def _interrupt(self) -> None:
+        self.spark.sparkContext.cancelAllJobs()
+
 
 def _spark_type(arrow: pa.DataType) -> exp.DataType:
     from claimlint.checker.columnar import ARROW_TYPES

@@ -110,6 +110,47 @@ def alias(e: exp.Expression, name: str) -> exp.Expression:
     return exp.alias_(e, name, quoted=True, copy=False)
 
 
+def _two_valued(e: exp.Expression) -> bool:
+    """Whether a boolean expression is never NULL (as the compiler builds them)."""
+    if isinstance(e, exp.Boolean | exp.Is):
+        return True
+    if isinstance(e, exp.Paren | exp.Not):
+        return _two_valued(e.this)
+    if isinstance(e, exp.Coalesce):
+        return any(isinstance(x, exp.Boolean) for x in e.expressions)
+    if isinstance(e, exp.And | exp.Or):
+        return _two_valued(e.this) and _two_valued(e.expression)
+    if isinstance(e, exp.Case):
+        default = e.args.get("default")
+        return (
+            e.this is None
+            and default is not None
+            and _two_valued(default)
+            and all(_two_valued(branch.args["true"]) for branch in e.args.get("ifs", []))
+        )
+    return False
+
+
+def tighten(e: exp.Expression) -> exp.Expression:
+    """`COALESCE(x, FALSE)` as `x` where `x` is never NULL: the compiler wraps every operand
+    in `truth` to be safe, and each wrapper is one more pass over every line."""
+    root = e
+    for node in reversed(list(e.find_all(exp.Coalesce, bfs=True))):
+        if (
+            len(node.expressions) == 1
+            and isinstance(node.expressions[0], exp.Boolean)
+            and not node.expressions[0].this
+            and _two_valued(node.this)
+        ):
+            inner = node.this
+            if node is root:
+                root = inner
+                inner.pop()
+            else:
+                node.replace(inner)
+    return root
+
+
 def short_circuit(e: exp.Expression) -> exp.Expression:
     """`a AND b` as `CASE WHEN a THEN b ELSE FALSE END` (and OR alike), so that an engine
     evaluating a projection runs `b` only on the rows `a` leaves open.
@@ -118,7 +159,7 @@ def short_circuit(e: exp.Expression) -> exp.Expression:
     two-valued (see `truth`), where both forms agree.
     """
 
-    root = e
+    root = e = tighten(e)
     # Breadth-first order reversed: every node is rewritten after the nodes below it.
     for node in reversed(list(e.find_all(exp.And, exp.Or, bfs=True))):
         if isinstance(node, exp.And):
@@ -179,7 +220,8 @@ class ExprCompiler:
         return node.copy()
 
     def condition(self, e: m.Expr) -> exp.Expression:
-        return truth(self.compile(e))
+        compiled = self.compile(e)
+        return compiled if _two_valued(compiled) else truth(compiled)
 
     def _Const(self, e: m.Const) -> exp.Expression:
         return literal(e.value, e.type)
