@@ -224,7 +224,7 @@ class ColumnarEngine:
 
         return exp.Subquery(this=exp.union(part(INPUT, False), part(CONTEXT, True), distinct=False))
 
-    def _joined(self) -> exp.Select:
+    def _joined(self, references: bool = True) -> exp.Select:
         """Input lines with their reference columns (defaults applied) and their date."""
         schema = self.rulebook.input
         joined = exp.select(*(col(f.name, "i") for f in schema.fields), copy=False).from_(
@@ -232,7 +232,7 @@ class ColumnarEngine:
         )
         if self.history is not None:
             joined = joined.select(col(IS_CONTEXT, "i"), copy=False)
-        for n, ref in enumerate(self.rulebook.references):
+        for n, ref in enumerate(self.rulebook.references if references else ()):
             name = f"r{n}"
             for f in ref.schema.fields:
                 value = (
@@ -262,8 +262,14 @@ class ColumnarEngine:
         if self.claim_flags:
             # One pass over the claims: every `claim has` condition aggregated per claim. The
             # joined lines are spelt twice rather than shared, so nothing is materialised.
+            # Reference tables are joined there only if a condition reads them.
+            read = any(
+                isinstance(node, m.FieldRef) and node.table is not None
+                for condition in self.claim_flags
+                for node in m.walk(condition)
+            )
             flags = exp.select(col(claim), copy=False).from_(
-                alias(exp.Subquery(this=self._joined()), "j"), copy=False
+                alias(exp.Subquery(this=self._joined(references=read)), "j"), copy=False
             )
             # A claim is today's or the history's: the two never share a `claim has`.
             sides = [col(IS_CONTEXT)] if self.history is not None else []

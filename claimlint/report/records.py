@@ -53,11 +53,14 @@ def write_json(run: CheckRun, out: IO[str]) -> None:
     out.write("\n")
 
 
+# One encoder for every line: json.dumps with options builds a new one per call.
+_LINE = json.JSONEncoder(ensure_ascii=False)
+
+
 def write_records(violations: Iterable[Violation], out: IO[str]) -> None:
     """JSON Lines, one record a line: what `--format jsonl` streams as rules finish."""
-    for v in violations:
-        out.write(json.dumps(v.record(), ensure_ascii=False))
-        out.write("\n")
+    encode = _LINE.encode
+    out.write("".join(encode(v.record()) + "\n" for v in violations))
     out.flush()
 
 
