@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -616,19 +616,29 @@ class ColumnarEngine:
     def _interrupt(self) -> None:
         """Stop the SQL under way (the user pressed Ctrl-C or a rule failed)."""
 
+    def _rows_ahead(self, pool: ThreadPoolExecutor) -> Iterator[list[tuple]]:
+        """Each rule's rows, in order. The pool's thread runs the next rule's SQL while the
+        caller builds and writes the records of this one (the engines do not hold Python's
+        lock while they work); one rule ahead at most, so rows do not pile up in memory."""
+        ahead = None
+        for rule in self._rules:
+            current, ahead = ahead, pool.submit(self._rows, rule)
+            if current is not None:
+                yield current.result()
+        if ahead is not None:
+            yield ahead.result()
+
     def run_all(self, sink=None) -> list[Violation]:
         """The rules `_prepare` was given, in rule-ID order; `sink` receives each rule's
         violations as they come."""
         found: list[Violation] = []
-        # One thread runs the rules' SQL in order while this one builds and writes the
-        # records of the rules done: the engines work without holding Python's lock.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimlint-sql")
         try:
             with self._progress(len(self._rules)) as progress:
-                pending = [pool.submit(self._rows, rule) for rule in self._rules]
-                for rule, rows in zip(self._rules, pending, strict=True):
+                ahead = self._rows_ahead(pool)
+                for rule, rows in zip(self._rules, ahead, strict=True):
                     progress.step(rule.id)
-                    violations = ordered(self._records(rule, rows.result()))
+                    violations = ordered(self._records(rule, rows))
                     if sink is not None:
                         sink(violations)
                     found.extend(violations)

@@ -1132,3 +1132,90 @@ def test_extreme_values_in_rosters(field: str, value: Any) -> None:
         field: value,
     }
     engines_agree(book, make_batch(book, "roster", [row]), {})
+
+
+# ------------------------------------------------------------------------------ 5. broken tables
+
+BREAKABLE_RULEBOOK = r"""
+rulebook breakable "Table cassable" version "1"
+
+input claims "Lignes"
+  line_id      text  required  role line
+  claim_id     text  required  role claim
+  service_date date  required  role date
+  act_code     text  required
+  amount       money required  role amount
+
+table RATE "Taux" hit policy U
+  input code text
+  input amount money
+  output rate integer
+  | code | amount  || rate |
+  | "A"  | < 10    || 1    |
+  | "A"  | >= 5    || 2    |
+  | "B"  | -       || 3    |
+
+table SAFE "Sûre" hit policy U
+  input code text
+  output rate integer
+  | code || rate |
+  | "A"  || 1    |
+  | "B"  || 2    |
+
+rule R1-FIRST "Toujours, sur B"
+  severity warning
+  source "t"
+  always
+  when act_code = "B"
+  message "B {amount}"
+
+rule R2-TABLE "Le taux de la table"
+  severity error
+  source "t"
+  always
+  when RATE(act_code, amount) = 2
+  message "taux 2 : {amount}"
+
+rule R3-SAFE "Taux sûr"
+  severity info
+  source "t"
+  always
+  when SAFE(act_code) = 2
+  message "sûr {amount}"
+"""
+
+
+def test_a_broken_table_stops_both_engines_at_the_same_rule(tmp_path: Path) -> None:
+    """The columnar engine runs the next rule's SQL ahead of the records: a table broken on
+    some line still comes out as the interpreter's error, after the earlier rules' records."""
+    path = tmp_path / "breakable.rules"
+    path.write_text(BREAKABLE_RULEBOOK, encoding="utf-8")
+    book = load(str(path))
+    engine = duckdb_engine.DuckDBEngine(book)
+    assert engine._breakable == {"RATE"}  # SAFE is proven unbreakable: no test per line
+
+    def line(n: int, code: str, amount: str) -> dict[str, Any]:
+        return {
+            "line_id": f"L{n}",
+            "claim_id": f"C{n}",
+            "service_date": dt.date(2025, 3, 4),
+            "act_code": code,
+            "amount": Decimal(amount),
+        }
+
+    fine = make_batch(book, "claims", [line(1, "B", "3.00"), line(2, "A", "12.00")])
+    found = engines_agree(book, fine, {})
+    assert [(v.rule, v.line_id) for v in found] == [
+        ("R1-FIRST", "L1"),
+        ("R2-TABLE", "L2"),
+        ("R3-SAFE", "L1"),
+    ]
+    broken = make_batch(book, "claims", [line(1, "B", "3.00"), line(2, "A", "7.00")])
+    engines_agree(book, broken, {})
+    error = outcome(duckdb_engine, book, broken, {}, None)
+    assert error[0] == "EvaluationError" and "RATE" in error[1], error
+    seen: list[str] = []
+    engine.load_batch(broken, {})
+    with pytest.raises(ClaimlintError):
+        engine.run_all(sink=lambda violations: seen.extend(v.rule for v in violations))
+    assert seen == ["R1-FIRST"]
