@@ -9,9 +9,13 @@
    reused unless --fresh).
 4. `claimlint check TODAY --history=STORE` runs `--runs` times per engine, each a new process
    (cold: imports, rulebook, store opened each time); the median wall time is the figure,
-   with the check without history beside it.
-Results go to stdout as Markdown and to WORK/history-results.json. Benchmarks are not tests:
-nothing here asserts a time. Delete WORK afterwards (the files are several GB).
+   with the check without history beside it, and the median CPU time of the process (user +
+   system, all its threads), steadier than wall time when other work shares the machine.
+   Python's bytecode is compiled once beforehand (one untimed run, into WORK/pycache), as an
+   installed claimlint has it: without it every run would compile claimlint's modules again.
+Results go to stdout as Markdown and to WORK/history-results.json, with the load average
+before and after. Benchmarks are not tests: nothing here asserts a time. Delete WORK
+afterwards (the files are several GB).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -29,14 +35,35 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from claimlint.checker.run import choose_engine
+
 CLAIMLINT = str(Path(sys.executable).parent / "claimlint")
 TODAY_LINES = 200
 
 
 def timed(command: list[str]) -> tuple[float, subprocess.CompletedProcess]:
+    seconds, _, proc = timed_cpu(command)
+    return seconds, proc
+
+
+def timed_cpu(
+    command: list[str], env: dict[str, str] | None = None
+) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Wall seconds, CPU seconds (user + system of the child and its threads), the process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True)
-    return time.perf_counter() - start, proc
+    proc = subprocess.run(command, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu, proc
+
+
+def compiled_env(work: Path) -> dict[str, str]:
+    """The checks' environment: bytecode written to (and read from) WORK/pycache."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    return env
 
 
 def split(claims: Path, work: Path) -> tuple[Path, Path]:
@@ -99,15 +126,21 @@ def main() -> None:
         "history_lines": pq.read_metadata(rest).num_rows,
         "history_add_seconds": round(add_seconds, 1) if add_seconds is not None else None,
         "store_mib": round(store.stat().st_size / 2**20),
+        "auto_engine": choose_engine("auto", "parquet", [today]),  # the default's choice
         "checks": [],
     }
     base = [CLAIMLINT, "check", str(today), "--providers", str(providers), "--format", "jsonl"]
+    env = compiled_env(work)
+    results["load_before"] = [round(x, 2) for x in os.getloadavg()]
     for engine in ("duckdb", "python"):
         for label, extra in (("sans historique", []), ("avec historique", [f"--history={store}"])):
-            times, exits, found = [], set(), 0
+            command = [*base, "--engine", engine, *extra]
+            subprocess.run(command, capture_output=True, env=env)  # bytecode, untimed
+            times, cpus, exits, found = [], [], set(), 0
             for _ in range(args.runs):
-                seconds, proc = timed([*base, "--engine", engine, *extra])
+                seconds, cpu, proc = timed_cpu(command, env)
                 times.append(seconds)
+                cpus.append(cpu)
                 exits.add(proc.returncode)
                 found = len(proc.stdout.splitlines())
             median = statistics.median(times)
@@ -118,24 +151,30 @@ def main() -> None:
                     "median_seconds": round(median, 3),
                     "min_seconds": round(min(times), 3),
                     "max_seconds": round(max(times), 3),
+                    "median_cpu_seconds": round(statistics.median(cpus), 3),
                     "exit_codes": sorted(exits),
                     "violations": found,
                 }
             )
             print(f"{engine} {label}: médiane {median:.3f} s", file=sys.stderr)
+    results["load_after"] = [round(x, 2) for x in os.getloadavg()]
     (work / "history-results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(
-        "| moteur | historique | médiane (s) | min | max | violations |\n|---|---|---|---|---|---|"
+        "| moteur | historique | médiane (s) | min | max | CPU médiane (s) | violations |\n"
+        "|---|---|---|---|---|---|---|"
     )
     for c in results["checks"]:
         print(
             f"| {c['engine']} | {'oui' if c['history'] else 'non'} | {c['median_seconds']} | "
-            f"{c['min_seconds']} | {c['max_seconds']} | {c['violations']} |"
+            f"{c['min_seconds']} | {c['max_seconds']} | {c['median_cpu_seconds']} | "
+            f"{c['violations']} |"
         )
     print(
         f"\n{results['today_lines']} lignes du jour, {results['history_lines']:,} lignes "
         f"d'historique ({results['store_mib']} Mio), history add : "
-        f"{results['history_add_seconds']} s"
+        f"{results['history_add_seconds']} s ; --engine auto choisit {results['auto_engine']} ; "
+        f"charge avant {results['load_before']}, "
+        f"après {results['load_after']}"
     )
 
 

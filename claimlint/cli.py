@@ -376,7 +376,7 @@ def _with_config(fn: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="Moteur : l'interpréteur (python), le moteur en colonnes (duckdb), Apache Spark "
     "(spark, extra claimlint[spark]), ou selon la taille et le format de l'entrée "
-    "(auto : duckdb pour Parquet ou au-delà de 8 Mo).",
+    "(auto : duckdb au-delà de 8 Mo, ou de 70 000 lignes en Parquet).",
 )
 @click.option(
     "--memory-limit",

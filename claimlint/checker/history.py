@@ -18,25 +18,26 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import duckdb
-import pyarrow as pa
 from sqlglot import exp
 
 from claimlint import __version__
 from claimlint.checker import run
-from claimlint.checker.columnar import arrow_table
-from claimlint.checker.columnar_input import load_parquet
 from claimlint.checker.context import HistorySource, counts_history
-from claimlint.checker.readers import Rejection
+from claimlint.checker.readers import Batch, Rejection
 from claimlint.checker.sql import COMPARISONS, col, literal, sql_type
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Field, Role, Schema
 from claimlint.dsl.types import Type
 from claimlint.errors import Diagnostic, InputError
+
+if TYPE_CHECKING:  # Arrow serves the columnar engine and `add`; a small check never needs it
+    import pyarrow as pa
 
 SCHEMA_VERSION = 1  # of the store's own tables; bumped (with a migration) when they change
 DEFAULT_PATH = ".claimlint/history.duckdb"
@@ -275,6 +276,11 @@ def _stage(
     store: Store, paths: Sequence[Path], fmt: str, mapping: Mapping[str, str] | None
 ) -> tuple[int, list[Rejection]]:
     """The batch's valid rows as the temporary relation NEW (schema columns, _file, _row)."""
+    import pyarrow as pa
+
+    from claimlint.checker.columnar import arrow_table
+    from claimlint.checker.columnar_input import load_parquet
+
     schema = store.schema
     if fmt == "parquet":
         return load_parquet(store.con, [str(p) for p in paths], schema, NEW, mapping)
@@ -441,6 +447,8 @@ def remove_batch(
     store: Store, inputs: Sequence[str | Path], mapping: Mapping[str, str] | None = None
 ) -> int:
     """Drop the lines whose ids the batch file holds (the batch was cancelled)."""
+    import pyarrow as pa
+
     paths = run.expand_inputs(inputs)
     batch = run.read_table(store.schema, paths, run.input_format(paths), mapping)
     ids = pa.table({"id": pa.array([str(row[store.line]) for row in batch.rows], pa.string())})
@@ -524,7 +532,9 @@ def probe_fields(rulebook: m.Rulebook) -> list[str]:
 
 
 def probe(rulebook: m.Rulebook, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
-    """Today's values of probe_fields, as an Arrow table (the interpreter's rows)."""
+    """Today's values of probe_fields, as an Arrow table (the columnar engine's probe)."""
+    from claimlint.checker.columnar import arrow_table
+
     names = set(probe_fields(rulebook))
     schema = attrs.evolve(
         rulebook.input, fields=tuple(f for f in rulebook.input.fields if f.name in names)
@@ -587,8 +597,20 @@ def _population_tests(rule: m.Rule, schema: Schema) -> list[exp.Expression]:
                     member = exp.or_(
                         exp.Is(this=col(name), expression=exp.null()), exp.not_(member)
                     )
+                elif _orderable(values):
+                    # Implied by the membership, but DuckDB tests a range while it scans (an
+                    # IN list only prunes blocks): the other columns are read for few rows.
+                    low, high = (literal(v, item.operand.type) for v in (min(values), max(values)))
+                    tests.append(exp.Between(this=col(name), low=low, high=high))
                 tests.append(member)
     return tests
+
+
+def _orderable(values: list[Any]) -> bool:
+    """Values of one type that Python and DuckDB order alike (text: by code point, which is
+    DuckDB's byte order of UTF-8), so that their range holds every one of them."""
+    kinds = {type(v) for v in values}
+    return len(kinds) == 1 and kinds.pop() in (str, int, Decimal, dt.date)
 
 
 def _needs_claims(rules: list[m.Rule]) -> bool:
@@ -597,21 +619,24 @@ def _needs_claims(rules: list[m.Rule]) -> bool:
     )
 
 
-def fetch(store: Store, rulebook: m.Rulebook, today: pa.Table) -> pa.Table:
-    """The history lines today's aggregates need, as rows of the input schema.
+PICKED, CLAIMS = "claimlint_picked", "claimlint_claims"
+RULE = "_rule"
 
-    For each rule that counts_history: the lines that can be in its population (its period,
-    the simple tests of its condition) whose plain key columns (provider_id, patient_id…)
-    hold values today's lines hold, dated within the ISO weeks, months or years today's dates
-    touch (any date for a rule without a period); with `claim has` conditions, the whole
-    invoices of those lines. Lines whose id is in today's batch are left out: today's copy
-    counts. One simple filtered scan per rule, then the rows by row id: no OR across rules.
+
+def _picked(store: Store, rulebook: m.Rulebook) -> bool:
+    """Which stored rows each rule that counts_history reads, as the temporary table PICKED
+    (row id, rule id); False when no rule reads any. TODAY holds today's probe values.
+
+    A rule reads the lines that can be in its population (its period, the simple tests of
+    its condition) whose plain key columns (provider_id, patient_id…) hold values today's
+    lines hold, dated within the ISO weeks, months or years today's dates touch (any date
+    for a rule without a period); with `claim has` conditions, the whole invoices of those
+    lines. One filtered scan per rule, of the columns its tests read only.
     """
-    con, line = store.con, store.line
-    con.register(TODAY, today)
+    con = store.con
     claim = store.schema.by_role(Role.CLAIM)
-    lines, claims = [], []
-    for rule in filter(counts_history, rulebook.rules):
+    picks: list[exp.Select] = []
+    for number, rule in enumerate(filter(counts_history, rulebook.rules)):
         parts = _population_tests(rule, store.schema)
         for key in rule.aggregate.keys:
             name = _plain(key)
@@ -633,25 +658,163 @@ def fetch(store: Store, rulebook: m.Rulebook, today: pa.Table) -> pa.Table:
                     )
                 )
             )
-        whole_claims = claim is not None and _needs_claims([rule])
-        wanted = exp.select(col(claim.name) if whole_claims else ROWID).from_(LINES)
-        (claims if whole_claims else lines).append(wanted.where(exp.and_(*parts)))
-    if claims:
-        of_claims = exp.In(this=col(claim.name), query=exp.Subquery(this=_union(claims)))
-        lines.append(exp.select(ROWID).from_(LINES).where(of_claims))
-    columns = [store.column(f) for f in store.schema.fields]
-    query = exp.select(*columns).from_(LINES)
-    if not lines:
-        return con.sql(query.where(exp.false()).sql(DIALECT)).to_arrow_table()
-    today_ids = exp.select(col(line)).from_(TODAY)
-    query = query.where(
-        exp.and_(
-            # Row ids, not line ids: DuckDB fetches the wanted rows without a scan.
-            exp.In(this=ROWID.copy(), query=exp.Subquery(this=_union(lines))),
-            exp.not_(exp.In(this=col(line), query=exp.Subquery(this=today_ids))),
+        where = exp.and_(*parts)
+        if claim is not None and _needs_claims([rule]):
+            # The invoices first, then their lines: most rules of this kind find none, and
+            # then the invoice column of the whole store is never read.
+            claims = f"{CLAIMS}_{number}"
+            found = exp.select(col(claim.name)).distinct().from_(LINES).where(where)
+            con.execute(_temporary(claims, found).sql(DIALECT))
+            bounds = exp.select(
+                exp.func("min", col(claim.name)), exp.func("max", col(claim.name))
+            ).from_(claims)
+            low, high = _run(con, bounds)[0]
+            if low is None:
+                continue
+            # DuckDB tests the invoices' range while it scans, skipping the blocks outside it;
+            # the membership test, a join, then keeps the invoices themselves.
+            where = exp.and_(
+                exp.Between(
+                    this=col(claim.name),
+                    low=literal(low, claim.type),
+                    high=literal(high, claim.type),
+                ),
+                exp.In(
+                    this=col(claim.name),
+                    query=exp.Subquery(this=exp.select(col(claim.name)).from_(claims)),
+                ),
+            )
+        rule_id = exp.alias_(literal(rule.id), RULE, quoted=True)
+        picks.append(
+            exp.select(exp.alias_(ROWID, "_id", quoted=True), rule_id).from_(LINES).where(where)
+        )
+    if not picks:
+        return False
+    con.execute(_temporary(PICKED, _union(picks)).sql(DIALECT))
+    return True
+
+
+def _temporary(name: str, query: exp.Expression) -> exp.Create:
+    return exp.Create(
+        this=exp.to_table(name),
+        kind="TABLE",
+        expression=query,
+        replace=True,
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+    )
+
+
+def _lines(store: Store, columns: list[exp.Expression]) -> exp.Select:
+    """The picked rows (their `columns`), less the lines whose id is in today's batch:
+    today's copy counts."""
+    picked = exp.select(col("_id")).from_(PICKED)
+    today_ids = exp.select(col(store.line)).from_(TODAY)
+    return (
+        exp.select(*columns)
+        .from_(LINES)
+        .where(
+            exp.and_(
+                exp.In(this=ROWID.copy(), query=exp.Subquery(this=picked)),
+                exp.not_(exp.In(this=col(store.line), query=exp.Subquery(this=today_ids))),
+            )
         )
     )
-    return con.sql(query.sql(DIALECT)).to_arrow_table()
+
+
+def fetch(store: Store, rulebook: m.Rulebook, today: pa.Table) -> pa.Table:
+    """The history lines today's aggregates need (see `_picked`), as an Arrow table of the
+    input schema: the columnar engine's context lines."""
+    con = store.con
+    con.register(TODAY, today)
+    columns = [store.column(f) for f in store.schema.fields]
+    if not _picked(store, rulebook):
+        query = exp.select(*columns).from_(LINES).where(exp.false())
+        return con.sql(query.sql(DIALECT)).to_arrow_table()
+    return con.sql(_lines(store, columns).sql(DIALECT)).to_arrow_table()
+
+
+@attrs.frozen
+class HistoryLines:
+    """The history lines today's aggregates need, as the interpreter's context lines: a
+    batch of rows holding the columns the rules counting history read (the others None:
+    nothing reads them), and for each such rule the positions of the rows it reads."""
+
+    batch: Batch
+    reads: dict[str, tuple[int, ...]]
+
+
+def read_columns(rulebook: m.Rulebook) -> list[str]:
+    """The input columns a rule counting history reads on a line: those of its expressions,
+    the columns that order lines and join reference tables, the invoice for `claim has`."""
+    rules = list(filter(counts_history, rulebook.rules))
+    wanted = {
+        node.name
+        for rule in rules
+        for e in rule.expressions()
+        for node in m.walk(e)
+        if isinstance(node, m.FieldRef) and node.table is None
+    }
+    wanted |= {ref.join_field for ref in rulebook.references}
+    roles = [Role.LINE, Role.DATE, Role.TIME, Role.YEAR]
+    if _needs_claims(rules):
+        roles.append(Role.CLAIM)
+    wanted |= {f.name for role in roles if (f := rulebook.input.by_role(role)) is not None}
+    return [f.name for f in rulebook.input.fields if f.name in wanted]
+
+
+def _load_today(con: duckdb.DuckDBPyConnection, schema: Schema, rows: Sequence[Mapping]) -> None:
+    """Today's probe values as the temporary table TODAY: one list per column, passed as
+    query parameters (Arrow would cost its import, and pandas', for 200 lines)."""
+    columns = [
+        exp.alias_(
+            exp.func(
+                "unnest",
+                exp.cast(
+                    exp.Placeholder(),
+                    exp.DataType(
+                        this=exp.DataType.Type.ARRAY, expressions=[sql_type(f.type)], nested=True
+                    ),
+                ),
+            ),
+            f.name,
+            quoted=True,
+        )
+        for f in schema.fields
+    ]
+    con.execute(
+        _temporary(TODAY, exp.select(*columns)).sql(DIALECT),
+        [[row[f.name] for row in rows] for f in schema.fields],
+    )
+
+
+def fetch_lines(store: Store, rulebook: m.Rulebook, today: Iterable[Mapping]) -> HistoryLines:
+    """The history lines today's aggregates need (see `_picked`), for the interpreter."""
+    names = set(probe_fields(rulebook))
+    fields = tuple(f for f in store.schema.fields if f.name in names)
+    probe = {tuple(row[f.name] for f in fields) for row in today}
+    rows = [dict(zip((f.name for f in fields), values, strict=True)) for values in probe]
+    _load_today(store.con, attrs.evolve(store.schema, fields=fields), rows)
+    schema = store.schema
+    if not _picked(store, rulebook):
+        return HistoryLines(Batch(schema, str(store.path), (), (), (), 0), {})
+    read = read_columns(rulebook)
+    columns = [store.column(schema.field(name)) for name in read]
+    records = _run(store.con, _lines(store, [exp.alias_(ROWID, "_id", quoted=True), *columns]))
+    empty = dict.fromkeys(schema.names)
+    lines, position = [], {}
+    for record in records:
+        position[record[0]] = len(lines)
+        line = dict(empty)
+        line.update(zip(read, record[1:], strict=True))
+        lines.append(line)
+    reads: dict[str, list[int]] = {}
+    for row_id, rule in _run(store.con, exp.select(col("_id"), col(RULE)).from_(PICKED)):
+        if row_id in position:  # not a line of today's batch
+            reads.setdefault(rule, []).append(position[row_id])
+    batch = Batch(
+        schema, str(store.path), tuple(lines), tuple(range(1, len(lines) + 1)), (), len(lines)
+    )
+    return HistoryLines(batch, {rule: tuple(at) for rule, at in reads.items()})
 
 
 def _union(queries: list[exp.Select]) -> exp.Expression:
@@ -664,13 +827,24 @@ def _union(queries: list[exp.Select]) -> exp.Expression:
 def source(
     path: str | Path, rulebook: m.Rulebook, timeout: float = DEFAULT_LOCK_TIMEOUT
 ) -> HistorySource:
-    """The history at `path` as the source of a check's context lines."""
+    """The history at `path` as the source of the columnar engine's context lines."""
 
     def fetch_context(today: pa.Table) -> pa.Table:
         with open_store(path, rulebook.input, write=False, timeout=timeout) as store:
             return fetch(store, rulebook, today)
 
     return HistorySource(tuple(probe_fields(rulebook)), fetch_context)
+
+
+def history_lines(
+    path: str | Path,
+    rulebook: m.Rulebook,
+    today: Iterable[Mapping],
+    timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> HistoryLines:
+    """The history at `path`: the interpreter's context lines for today's rows."""
+    with open_store(path, rulebook.input, write=False, timeout=timeout) as store:
+        return fetch_lines(store, rulebook, today)
 
 
 def ensure(path: str | Path, schema: Schema, timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:

@@ -432,17 +432,35 @@ def check(
     coverage: dict[str, set[int]] | None = None,
     sink=None,
     context: Batch | None = None,
+    reads: Mapping[str, Iterable[int]] | None = None,
 ) -> list[Violation]:
     """Every violation of the rulebook's rules (or of `only` those) on the batch, ordered.
 
     Rules run in rule-ID order (the output's order); `sink` receives each rule's violations.
-    `context` holds history lines: aggregates count them, nothing flags them.
+    `context` holds history lines: aggregates count them, nothing flags them. `reads`, when
+    the history store picked the lines rule by rule, gives for each rule the positions in
+    `context.rows` of those it asked for; the others cannot share a group with today's lines
+    of its population, so leaving them out changes nothing but the time.
     """
     lines, roles = build_lines(rulebook, batch, references or {})
     today = lines
+    past: list[Line] = []
     if context is not None:
         past, _ = build_lines(rulebook, context, references or {}, context=True)
         lines = sorted(today + past, key=lambda line: line.order)
+    if context is not None and reads is not None:
+        at = {id(line.row): line for line in past}
+        context_rows = context.rows
+
+        def lines_of(rule: m.Rule) -> list[Line]:
+            picked = [at[id(context_rows[i])] for i in reads.get(rule.id, ())]
+            return sorted(today + picked, key=lambda line: line.order)
+
+    else:
+
+        def lines_of(rule: m.Rule) -> list[Line]:
+            return lines
+
     compiler = Compiler(rulebook, coverage)
     wanted = set(only) if only is not None else None
     found: list[Violation] = []
@@ -457,7 +475,9 @@ def check(
             for line in read:
                 rows(line)
         if rule.aggregate is not None:
-            violations = _check_aggregate(compiled, lines, roles, history=context is not None)
+            violations = _check_aggregate(
+                compiled, lines_of(rule), roles, history=context is not None
+            )
         else:
             violations = [
                 _violation(compiled, line, roles, {}) for line in today if compiled.applies(line)
