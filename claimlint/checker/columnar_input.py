@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 from sqlglot import exp
 
 from claimlint.checker.readers import EMPTY_REQUIRED, MAPPING_HINT, NUMBER_WORDS, Rejection
@@ -24,6 +24,9 @@ from claimlint.checker.sql import col, literal, sql_type, truth
 from claimlint.dsl.schema import Field, Role, Schema
 from claimlint.dsl.types import DIGITS, PLACES, Type
 from claimlint.errors import Diagnostic, InputError
+
+if TYPE_CHECKING:  # Arrow input only: a Parquet check read in Python never imports it
+    import pyarrow as pa
 
 DIALECT = "duckdb"
 FILE, ROW = "_file", "_row"
