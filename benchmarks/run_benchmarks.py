@@ -89,7 +89,7 @@ def generate(lines: int, work: Path) -> tuple[Path, Path]:
                 "--lines",
                 str(lines),
                 "--seed",
-                "2026",
+                "1",  # the data BENCHMARKS.md describes
                 "--out",
                 str(claims),
                 "--providers",

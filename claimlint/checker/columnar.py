@@ -495,9 +495,9 @@ class ColumnarEngine:
             return exp.func("floor", cap)
 
         # Most groups hold no violation. A hash aggregate (no sort) finds the groups that
-        # may: some counted line without a cap, or more counted lines than the cap allows,
-        # or caps that differ within the group (the first line's then decides). Only their
-        # lines are ranked in chronological order below.
+        # may: with a cap, more counted lines than the group's lowest cap allows (the first
+        # line's cap decides, and it is never lower; no cap at all, no violation); without
+        # one, a counted line. Only their lines are ranked in chronological order below.
         group = [col(k) for k in keys]
         sums = (
             exp.select(*(g.copy() for g in group), copy=False)
@@ -508,17 +508,8 @@ class ColumnarEngine:
         if agg.cap is None:
             open_ = exp.GTE(this=count, expression=exp.Literal.number(1))
         else:
-            caps = exp.Count(this=col("_cap_line"))
-            low, high = exp.Min(this=col("_cap_line")), exp.Max(this=col("_cap_line"))
-            total = exp.Count(this=exp.Star())
-            open_ = and_(
-                exp.GT(this=caps, expression=exp.Literal.number(0)),
-                or_(
-                    exp.LT(this=caps.copy(), expression=total),
-                    exp.NEQ(this=low, expression=high),
-                    exp.GT(this=count, expression=limit(low.copy(), total.copy())),
-                ),
-            )
+            lowest = limit(exp.Min(this=col("_cap_line")), exp.Count(this=exp.Star()))
+            open_ = exp.GT(this=count, expression=lowest)
         candidates = sums.having(open_, copy=False)
         same_group = and_(*(exp.NullSafeEQ(this=col(k, "p"), expression=col(k, "g")) for k in keys))
         pop = (

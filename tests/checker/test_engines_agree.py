@@ -1219,3 +1219,96 @@ def test_a_broken_table_stops_both_engines_at_the_same_rule(tmp_path: Path) -> N
     with pytest.raises(ClaimlintError):
         engine.run_all(sink=lambda violations: seen.extend(v.rule for v in violations))
     assert seen == ["R1-FIRST"]
+
+
+# ------------------------------------------------------------------------------ 6. dated caps
+
+DATED_CAP_RULEBOOK = r"""
+rulebook caps "Plafonds datés" version "1"
+
+input claims "Lignes"
+  line_id      text  required  role line
+  claim_id     text  required  role claim
+  provider_id  text  required  role provider
+  service_date date  required  role date
+  act_code     text  required
+  amount       money required  role amount
+
+parameter WEEKLY_CAP "Plafond hebdomadaire"
+  type integer
+  value 3 until 2025-03-05 source "t"
+  value 1 from 2025-03-06 source "t"
+
+parameter SHARE "Part maximale (en %)"
+  type decimal
+  value 50 until 2025-03-05 source "t"
+  value 20 from 2025-03-06 source "t"
+
+rule WEEK-CAP "Plafond lu sur la première ligne de la semaine"
+  severity error
+  source "t"
+  always
+  for each provider_id, iso_week(service_date)
+  when act_code = "X"
+  at most WEEKLY_CAP
+  message "{count} X la semaine {period}, plafond {cap} : la {rank}e"
+
+rule SHARE-CAP "Part plafonnée, lue sur la première ligne"
+  severity warning
+  source "t"
+  always
+  for each provider_id, iso_week(service_date)
+  count act_code = "X"
+  at most SHARE percent
+  message "{count} X sur {total}, plafond {cap} % : la {rank}e"
+"""
+
+
+def test_a_cap_that_changes_within_a_group_is_read_on_its_first_line(tmp_path: Path) -> None:
+    """The columnar engine ranks only the groups that may hold a violation; one whose lines
+    carry different caps is always ranked, the first line's cap deciding (as the
+    interpreter does)."""
+    path = tmp_path / "caps.rules"
+    path.write_text(DATED_CAP_RULEBOOK, encoding="utf-8")
+    book = load(str(path))
+
+    def line(n: int, provider: str, day: int, code: str = "X") -> dict[str, Any]:
+        return {
+            "line_id": f"L{n:02d}",
+            "claim_id": f"C{n:02d}",
+            "provider_id": provider,
+            "service_date": dt.date(2025, 3, day),
+            "act_code": code,
+            "amount": Decimal("1.00"),
+        }
+
+    rows = [
+        # P1, week 2025-W10: Wednesday 5 (cap 3) then Thursday 6 (cap 1), three X: the first
+        # line's cap, 3, allows them all, though two lines carry a cap of 1.
+        line(1, "P1", 5),
+        line(2, "P1", 6),
+        line(3, "P1", 6),
+        # P2, same week, starting on Thursday: cap 1, the second X is one too many.
+        line(4, "P2", 6),
+        line(5, "P2", 7),
+        # The share: P1 starts on Wednesday (50 % of 3: one X), P2 on Thursday (20 % of 2:
+        # none). P3 starts on Wednesday (50 %): two X in four lines, allowed; P4 starts on
+        # Thursday with a G (20 %): one X in four lines is over floor(0.8) = 0.
+        line(6, "P3", 5),
+        line(7, "P3", 6),
+        line(8, "P3", 6, "G"),
+        line(9, "P3", 6, "G"),
+        line(10, "P4", 6, "G"),
+        line(11, "P4", 6),
+        line(12, "P4", 7, "G"),
+        line(13, "P4", 7, "G"),
+    ]
+    found = engines_agree(book, make_batch(book, "claims", rows), {})
+    assert [(v.rule, v.line_id) for v in found] == [
+        ("SHARE-CAP", "L02"),
+        ("SHARE-CAP", "L03"),
+        ("SHARE-CAP", "L04"),
+        ("SHARE-CAP", "L05"),
+        ("SHARE-CAP", "L11"),
+        ("WEEK-CAP", "L05"),
+    ]

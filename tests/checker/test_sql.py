@@ -1,0 +1,78 @@
+"""sql.tighten and sql.short_circuit: rewrites of compiled conditions that keep their meaning."""
+
+from __future__ import annotations
+
+import itertools
+
+import duckdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlglot import exp
+
+from claimlint.checker.sql import short_circuit, tighten, truth
+
+
+def sql(e: exp.Expression) -> str:
+    return e.sql("duckdb")
+
+
+def test_a_wrapper_around_a_two_valued_condition_goes():
+    compare = truth(exp.column("a").eq(1))
+    assert sql(tighten(truth(compare.copy()))) == "COALESCE(a = 1, FALSE)"
+    negated = truth(exp.not_(compare.copy()))
+    assert sql(tighten(negated)) == "NOT COALESCE(a = 1, FALSE)"
+    null_test = truth(exp.column("a").is_(exp.null()))
+    assert sql(tighten(null_test)) == "a IS NULL"
+
+
+def test_a_wrapper_around_a_condition_that_may_be_missing_stays():
+    assert sql(tighten(truth(exp.column("a").eq(1)))) == "COALESCE(a = 1, FALSE)"
+    case = exp.Case().when(exp.column("b"), exp.column("a").eq(1)).else_(exp.false())
+    assert sql(tighten(truth(case))).startswith("COALESCE(CASE")
+
+
+# Conditions over two nullable integer columns, built as the compiler builds them: comparisons
+# may be missing, `truth` makes them two-valued, AND/OR/NOT combine two-valued operands.
+COLUMNS = ("a", "b")
+
+
+@st.composite
+def conditions(draw: st.DrawFn, depth: int = 3) -> exp.Expression:
+    if depth == 0 or draw(st.booleans()):
+        column = exp.column(draw(st.sampled_from(COLUMNS)))
+        value = exp.Literal.number(draw(st.integers(0, 2)))
+        leaf = draw(st.sampled_from(["eq", "gt", "null"]))
+        if leaf == "null":
+            return exp.Is(this=column, expression=exp.null())
+        compared = exp.EQ if leaf == "eq" else exp.GT
+        test = compared(this=column, expression=value)
+        return truth(test) if draw(st.booleans()) else test
+    shape = draw(st.sampled_from(["and", "or", "not", "truth"]))
+    inner = [truth(draw(conditions(depth - 1))) for _ in range(2)]
+    if shape == "and":
+        return exp.Paren(this=exp.and_(*inner, copy=False))
+    if shape == "or":
+        return exp.Paren(this=exp.or_(*inner, copy=False))
+    if shape == "not":
+        return exp.not_(inner[0], copy=False)
+    return truth(inner[0])
+
+
+VALUES = list(itertools.product([None, 0, 1, 2], repeat=2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(conditions())
+def test_tightened_and_short_circuited_conditions_mean_the_same(condition: exp.Expression):
+    """On every pair of values, missing ones included, the rewrites give the same truth."""
+    con = duckdb.connect()
+    rows = ", ".join(
+        f"({'NULL' if a is None else a}, {'NULL' if b is None else b})" for a, b in VALUES
+    )
+    con.execute(f"CREATE TABLE t AS SELECT * FROM (VALUES {rows}) AS v(a, b)")
+    wanted = truth(condition.copy())
+    forms = [wanted, tighten(wanted.copy()), short_circuit(wanted.copy())]
+    query = exp.select(*(exp.alias_(f, f"f{i}") for i, f in enumerate(forms))).from_("t")
+    for row in con.execute(sql(query)).fetchall():
+        assert len(set(row)) == 1, (sql(condition), row)
+        assert row[0] is not None
