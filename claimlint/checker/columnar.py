@@ -2,11 +2,13 @@
 
 Lines are loaded once into a base relation: input columns, reference columns with their
 defaults, the line's date, one column per `claim has` condition, and one flag column per
-line rule and per U/A table call (the line-rule scan is part of that one pass). Each rule is
-then one query: a line rule reads the lines its flag marks; an aggregate rule counts and
-ranks its population with windows. Flagged lines come back with the values their record
-needs and go through the same `make_violation` as the interpreter's, so every engine writes
-the same bytes.
+line rule and per U/A table call the analysis cannot prove unbreakable (the line-rule scan
+is part of that one pass); the lines some flag marks are copied to a small table. Each rule
+is then one query: a line rule reads its lines there; an aggregate rule finds the groups that
+may break their cap with a hash aggregate, then ranks only their lines with one window.
+Flagged lines come back with the values their record needs and go through the same
+`make_violation` as the interpreter's, so every engine writes the same bytes; the next rule's
+query runs while Python builds this rule's records.
 
 An engine subclass says how to run SQL (its dialect, how to register an Arrow table, how to
 materialise a query as a table, how to fetch rows); the statements are the same for all.
