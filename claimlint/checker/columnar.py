@@ -542,13 +542,12 @@ class ColumnarEngine:
 
         whole, so_far = frame("UNBOUNDED", "FOLLOWING"), frame("CURRENT ROW", None)
 
-        # A counted line's rank: the counted lines up to it.
-        ranked_lines = col("_counted")
         ranked = exp.select(
             exp.Star(),
             alias(window(exp.Count(this=exp.Star()), whole.copy()), "_total"),
             alias(window(exp.Sum(this=ones(col("_counted"))), whole.copy()), "_count"),
-            alias(window(exp.Sum(this=ones(ranked_lines)), so_far), "_rank"),
+            # A counted line's rank: the counted lines up to it.
+            alias(window(exp.Sum(this=ones(col("_counted"))), so_far), "_rank"),
             # The cap is read on the group's first line in chronological order.
             alias(window(exp.FirstValue(this=col("_cap_line")), whole.copy()), "_cap"),
             copy=False,
