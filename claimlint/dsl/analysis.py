@@ -50,6 +50,9 @@ KINDS = ("unanalysable", "gap", "overlap", "duplicate", "masked", "subsumed")
 MAX_GAPS = 20  # per table; the last reported gap says how many more there are
 
 SINGLE_HIT = (HitPolicy.UNIQUE, HitPolicy.ANY, HitPolicy.PRIORITY, HitPolicy.FIRST)
+# may_conflict's budget (a tenth of a second or so): pairs of rows, cells tested on atoms.
+MAX_PROOF_PAIRS = 50_000
+MAX_PROOF_TESTS = 200_000
 
 
 @attrs.frozen
@@ -703,16 +706,22 @@ def may_conflict(table: DecisionTable) -> bool:
 
     Declared domains are set aside (a computed input may fall outside them) and a time or
     an ordered undeclared text column is not analysed (seconds and text order fall between
-    the atoms): such tables may conflict.
+    the atoms): such tables may conflict. So may a table too large to prove at once (the
+    proof is quadratic in its rows): `check` calls this at start-up.
     """
     policy = table.hit.policy
     if policy not in (HitPolicy.UNIQUE, HitPolicy.ANY):
         return False
+    rows = len(table.rows)
+    if rows * (rows - 1) // 2 > MAX_PROOF_PAIRS:
+        return True
     columns = [[row.tests[d] for row in table.rows] for d in range(len(table.inputs))]
     free = [attrs.evolve(c, domain=None) for c in table.inputs]
     if any(c.type is Type.TIME or _ordering_tests(c, columns[d]) for d, c in enumerate(free)):
         return True
     axes = [_axis(c, columns[d]) for d, c in enumerate(free)]
+    if rows * sum(len(ax.atoms) for ax in axes) > MAX_PROOF_TESTS:
+        return True
     # Per row and column: the atoms the cell matches, and whether it matches a missing value.
     cover = [
         [

@@ -918,3 +918,12 @@ table T "t" hit policy U
 """
     )
     assert may_conflict(t)
+
+
+def test_a_table_too_large_to_prove_at_start_up_may_conflict() -> None:
+    """The proof is quadratic in the rows and `check` runs it at start-up: past its budget a
+    table keeps its per-line test, however disjoint its rows."""
+    small = integer_table("U", *(f"[{i * 10}..{i * 10 + 9}] || 1" for i in range(300)))
+    assert not may_conflict(small)
+    large = integer_table("U", *(f"[{i * 10}..{i * 10 + 9}] || 1" for i in range(400)))
+    assert may_conflict(large)  # as disjoint as the small one, but past the budget
