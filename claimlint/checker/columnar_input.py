@@ -223,6 +223,22 @@ def cell_reason(
     return case.when(bad, invalid, copy=False)
 
 
+def require_columns(
+    schema: Schema, present: set[str], source_of: Mapping[str, str], label: str
+) -> None:
+    """A whole-file error unless the file holds every required column (by its mapped name)."""
+    missing = [
+        f.name for f in schema.fields if f.required and source_of.get(f.name, f.name) not in present
+    ]
+    if missing:
+        raise InputError(
+            Diagnostic(
+                f"{label} : colonnes obligatoires absentes : {', '.join(missing)}",
+                hint=MAPPING_HINT,
+            )
+        )
+
+
 def load_parquet(
     con: duckdb.DuckDBPyConnection,
     paths: Sequence[str],
@@ -290,14 +306,7 @@ def _load(
         for f in schema.fields
         if source_of.get(f.name, f.name) in file_types
     }
-    missing = [f.name for f in schema.fields if f.required and f.name not in types]
-    if missing:
-        raise InputError(
-            Diagnostic(
-                f"{label} : colonnes obligatoires absentes : {', '.join(missing)}",
-                hint=MAPPING_HINT,
-            )
-        )
+    require_columns(schema, set(file_types), source_of, label)
     renamed = exp.select(
         exp.Star(),
         *(

@@ -6,7 +6,7 @@ import contextlib
 import gc
 import glob
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,6 +31,24 @@ class CheckRun:
     violations: tuple[Violation, ...]
     waived: int = 0  # violations suppressed by a waiver (--waivers): counted, not listed
     baselined: int = 0  # violations already in the baseline (--baseline): counted, not listed
+
+    @classmethod
+    def of(
+        cls,
+        rulebook: m.Rulebook,
+        inputs: Sequence[str | Path],
+        read: int,
+        rejected: Iterable[Rejection],
+        violations: Iterable[Violation],
+    ) -> CheckRun:
+        """An engine's outcome, rejections in file and line order."""
+        return cls(
+            rulebook=rulebook,
+            inputs=tuple(str(p) for p in inputs),
+            read=read,
+            rejected=tuple(sorted(rejected, key=lambda r: (r.file, r.line))),
+            violations=tuple(violations),
+        )
 
     @property
     def checked(self) -> int:
@@ -341,10 +359,4 @@ def check_files(
         violations = interpreter.check(
             rulebook, batch, refs, sink=sink, context=context, reads=reads
         )
-    return CheckRun(
-        rulebook=rulebook,
-        inputs=tuple(str(p) for p in inputs),
-        read=read,
-        rejected=tuple(sorted(rejected, key=lambda r: (r.file, r.line))),
-        violations=tuple(violations),
-    )
+    return CheckRun.of(rulebook, inputs, read, rejected, violations)

@@ -38,14 +38,19 @@ from sqlglot import exp
 
 from claimlint.checker import sql
 from claimlint.checker.columnar import INPUT, ColumnarEngine, arrow_table
-from claimlint.checker.columnar_input import cell_reason, cell_value, rejections
+from claimlint.checker.columnar_input import (
+    cell_reason,
+    cell_value,
+    rejections,
+    require_columns,
+)
 from claimlint.checker.functions import WORD_SEPARATORS
-from claimlint.checker.readers import MAPPING_HINT, Batch, Rejection
+from claimlint.checker.readers import Batch, Rejection
 from claimlint.checker.sql import col, literal, sql_type
 from claimlint.checker.violations import Violation
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Role, Schema
-from claimlint.errors import Diagnostic, InputError
+from claimlint.errors import InputError
 
 if TYPE_CHECKING:
     from claimlint.checker.run import CheckRun
@@ -316,15 +321,8 @@ def load_parquet(
     source_of = {target: name for name, target in (mapping or {}).items()}
     source_types = {f.name: _duckdb_type(f.dataType) for f in source.schema.fields}
     present = set(source_types)
+    require_columns(schema, present, source_of, shown)
     names = {f.name: source_of.get(f.name, f.name) for f in schema.fields}
-    missing = [f.name for f in schema.fields if f.required and names[f.name] not in present]
-    if missing:
-        raise InputError(
-            Diagnostic(
-                f"{shown} : colonnes obligatoires absentes : {', '.join(missing)}",
-                hint=MAPPING_HINT,
-            )
-        )
     renamed = exp.select(
         exp.Star(),
         *(
@@ -489,13 +487,7 @@ def check_on_spark(
         violations = engine.run_all(sink=sink)
     finally:
         engine.close()
-    return CheckRun(
-        rulebook=rulebook,
-        inputs=tuple(str(p) for p in inputs),
-        read=read,
-        rejected=tuple(sorted(rejected, key=lambda r: (r.file, r.line))),
-        violations=tuple(violations),
-    )
+    return CheckRun.of(rulebook, inputs, read, rejected, violations)
 
 
 def check(
