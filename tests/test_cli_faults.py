@@ -3,6 +3,7 @@ an output that cannot be written (full disk, missing folder) exits 2 with the pa
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -42,7 +43,7 @@ def test_ctrl_c_exits_130_and_leaves_the_previous_reports(
     command = [
         sys.executable,
         "-c",
-        "from claimlint.cli import main; main()",
+        "from claimlint.cli import entry; entry()",  # the console script
         "check",
         str(claims),
         "--providers",
@@ -68,6 +69,51 @@ def test_ctrl_c_exits_130_and_leaves_the_previous_reports(
     assert stdout == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.jsonl"]
     assert report.read_text(encoding="utf-8") == "rapport précédent\n"
+
+
+def test_the_console_script_keeps_the_exit_code_the_output_and_the_cleanup(
+    tmp_path: Path,
+) -> None:
+    """`claimlint` (cli.entry) ends the process without Python's teardown: the command's
+    exit code, every byte of its output (stdout and a report file) and the removal of
+    DuckDB's spill folder must survive that."""
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    env = {**os.environ, "TMPDIR": str(spill)}
+
+    def run(*args: object) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-c", "from claimlint.cli import entry; entry()"]
+        return subprocess.run(
+            [*command, *map(str, args)], capture_output=True, text=True, env=env, timeout=120
+        )
+
+    expected = check("--format", "jsonl")[1]
+    assert expected.count("\n") == 4  # the four headline rules
+    for engine in ("python", "duckdb"):
+        shown = run(
+            "check", CLAIMS, "--providers", PROVIDERS, "--format", "jsonl", "--engine", engine
+        )
+        assert (shown.returncode, shown.stdout) == (1, expected), shown.stderr
+        report = tmp_path / f"{engine}.jsonl"
+        written = run(
+            "check",
+            CLAIMS,
+            "--providers",
+            PROVIDERS,
+            "--format",
+            "jsonl",
+            "-o",
+            report,
+            "--engine",
+            engine,
+        )
+        assert (written.returncode, written.stdout) == (1, "")
+        assert report.read_text(encoding="utf-8") == expected
+    assert list(spill.iterdir()) == []  # the exit handlers ran
+    missing = run("check", tmp_path / "absent.csv")
+    assert missing.returncode == 2
+    assert "fichier introuvable" in missing.stderr
+    assert run("--version").returncode == 0
 
 
 def check(*args: object) -> tuple[int, str, str]:

@@ -32,6 +32,7 @@ from claimlint.checker import calendar, sql, tables
 from claimlint.checker.context import HistorySource, counts_history, note_history
 from claimlint.checker.readers import Batch
 from claimlint.checker.sql import (
+    CALENDAR_FUNCTIONS,
     CHRONO,
     DAY,
     ExprCompiler,
@@ -66,8 +67,6 @@ ARROW_TYPES = {
     Type.TIME: pa.time64("us"),
     Type.BOOLEAN: pa.bool_(),
 }
-
-CALENDAR_FUNCTIONS = {"is_public_holiday", "working_days_between", "is_out_of_hours"}
 
 
 def arrow_table(schema: Schema, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
@@ -249,7 +248,7 @@ class ColumnarEngine:
                 join_type="left",
                 copy=False,
             )
-        return joined.select(alias(self._day_expr(), DAY), copy=False)
+        return joined.select(alias(sql.day_expr(self.rulebook.input, "i"), DAY), copy=False)
 
     def _base(self) -> exp.Expression:
         """The base relation: joined lines, claim flags, and the scan's flag columns."""
@@ -304,7 +303,7 @@ class ColumnarEngine:
         for i, rule in enumerate(self._rules):
             if rule.aggregate is None:
                 self._flag[(rule.id,)] = f"_r{i}"
-                applies = self._applies(rule)
+                applies = sql.applies(self.exprs, self.rulebook.input, rule)
                 if self.history is not None:  # line rules never see the history
                     applies = and_(not_(col(IS_CONTEXT)), applies)
                 flags.append(alias(short_circuit(applies), f"_r{i}"))
@@ -329,35 +328,7 @@ class ColumnarEngine:
         order.append(exp.Ordered(this=col(self.key), nulls_first=False))
         return order
 
-    def _day_expr(self) -> exp.Expression:
-        if self.roles[Role.DATE]:
-            return col(self.roles[Role.DATE], "i")
-        if self.roles[Role.YEAR]:
-            year = col(self.roles[Role.YEAR], "i")
-            made = exp.func("make_date", year, exp.Literal.number(1), exp.Literal.number(1))
-            in_range = and_(year >= exp.Literal.number(1), year <= exp.Literal.number(9999))
-            return (
-                exp.Case()
-                .when(in_range, made, copy=False)
-                .else_(exp.cast(exp.null(), "DATE"), copy=False)
-            )
-        return exp.cast(exp.null(), "DATE")
-
     # -- rules
-    def _applies(self, rule: m.Rule) -> exp.Expression:
-        date = self.rulebook.input.by_role(Role.DATE)
-        tests: list[exp.Expression] = []
-        if date is None or not (date.required or date.default is not None):
-            tests.append(not_(exp.Is(this=col(DAY), expression=exp.null())))  # no date: no rule
-        if rule.period.start is not None:
-            tests.append(col(DAY) >= literal(rule.period.start))
-        if rule.period.end is not None:
-            tests.append(col(DAY) <= literal(rule.period.end))
-        if rule.condition is not None:
-            tests.append(self.exprs.condition(rule.condition))
-        tests += [not_(self.exprs.condition(e.condition)) for e in rule.exceptions]
-        return and_(*tests) if tests else exp.true()
-
     def _values(self, rule: m.Rule, shape: _Shape) -> list[exp.Expression]:
         """What a record needs from its line, in a fixed order (see _record)."""
         values: list[exp.Expression] = [
@@ -474,7 +445,7 @@ class ColumnarEngine:
                     copy=False,
                 )
                 .from_(BASE, copy=False)
-                .where(self._applies(rule), copy=False)
+                .where(sql.applies(self.exprs, self.rulebook.input, rule), copy=False)
             )
             if self.history is not None and not history:  # a rule of today's lines only
                 pop = pop.where(not_(col(IS_CONTEXT)), copy=False)

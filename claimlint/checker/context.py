@@ -6,8 +6,8 @@ the history, the same way, so that they keep writing the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -48,3 +48,17 @@ class HistorySource:
 
     fields: tuple[str, ...]
     fetch: Callable[[pa.Table], pa.Table]
+
+
+@attrs.frozen
+class GroupHistory:
+    """What the history holds of one group of an aggregate, figured in the store when the
+    rule's population, count and keys read nothing but the line (see history.summarised):
+    how many lines of its population (`total`), the first of them in chronological order
+    (`first`, a row of the input schema: the cap is read on the group's first line), and the
+    chronological keys of its counted lines, sorted. A yearly cap then brings a few hundred
+    values home instead of the year's lines."""
+
+    total: int
+    first: Mapping[str, Any]
+    counted: tuple[tuple, ...]

@@ -28,9 +28,20 @@ from sqlglot import exp
 
 from claimlint import __version__
 from claimlint.checker import run
-from claimlint.checker.context import HistorySource, counts_history
+from claimlint.checker.context import GroupHistory, HistorySource, counts_history
 from claimlint.checker.readers import Batch, Rejection
-from claimlint.checker.sql import COMPARISONS, col, literal, sql_type
+from claimlint.checker.sql import (
+    CALENDAR_FUNCTIONS,
+    COMPARISONS,
+    DAY,
+    ExprCompiler,
+    alias,
+    applies,
+    col,
+    day_expr,
+    literal,
+    sql_type,
+)
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Field, Role, Schema
 from claimlint.dsl.types import Type
@@ -39,7 +50,8 @@ from claimlint.errors import Diagnostic, InputError
 if TYPE_CHECKING:  # Arrow serves the columnar engine and `add`; a small check never needs it
     import pyarrow as pa
 
-SCHEMA_VERSION = 1  # of the store's own tables; bumped (with a migration) when they change
+# Of the store's own tables; bumped (with a migration) when they change. 2: the invoice index.
+SCHEMA_VERSION = 2
 DEFAULT_PATH = ".claimlint/history.duckdb"
 DEFAULT_LOCK_TIMEOUT = 10.0  # seconds
 LINES, META = "lines", "meta"
@@ -47,6 +59,7 @@ BATCH, ROW, ADDED = "_batch", "_row", "_added_at"
 NEW, FILE = "claimlint_new", "_file"
 TODAY = "claimlint_today"
 DIALECT = "duckdb"
+CLAIM_INDEX = "claimlint_claim"
 PERIODS = {"iso_week", "month", "year"}
 ROWID = exp.column("rowid")  # DuckDB's row number of a stored row
 
@@ -95,7 +108,11 @@ def _connect(path: Path, write: bool, timeout: float) -> duckdb.DuckDBPyConnecti
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return duckdb.connect(str(path), read_only=not write)
+            con = duckdb.connect(str(path), read_only=not write)
+            # DuckDB draws its own progress bar past two seconds (a large `add`), even
+            # into a pipe: never (see run.connect).
+            con.execute("SET enable_progress_bar_print = false")
+            return con
         except duckdb.IOException as err:
             if "lock" not in str(err).lower():
                 raise InputError(f"{path} : historique illisible ({err})") from None
@@ -178,6 +195,8 @@ def _prepare(con: duckdb.DuckDBPyConnection, path: Path, schema: Schema, write: 
         )
     if version < 1:
         raise InputError(f"{path} : format d'historique n° {version} inconnu, non migrable")
+    if version < SCHEMA_VERSION and write:
+        _upgrade(con, schema)
     if meta.get("input") != schema.name:
         raise InputError(
             f"{path} : historique des lignes « {meta.get('input')} », le recueil lit "
@@ -226,6 +245,7 @@ def _create(con: duckdb.DuckDBPyConnection, schema: Schema) -> None:
     con.begin()
     con.execute(_table_def(META, [("key", text), ("value", text)]).sql(DIALECT))
     con.execute(_table_def(LINES, columns).sql(DIALECT))
+    _index_claims(con, schema)
     _set_meta(
         con,
         {
@@ -235,6 +255,30 @@ def _create(con: duckdb.DuckDBPyConnection, schema: Schema) -> None:
             "fields": _fields_json(schema),
         },
     )
+    con.commit()
+
+
+def _index_claims(con: duckdb.DuckDBPyConnection, schema: Schema) -> None:
+    """An index on the invoice column. Lines are kept in date order, an invoice's lines
+    anywhere: without it, finding the lines of a few invoices (`claim has` rules, `history
+    remove --claim`) reads the invoice column of the whole store."""
+    claim = schema.by_role(Role.CLAIM)
+    if claim is None:
+        return
+    index = exp.Index(
+        this=exp.to_identifier(CLAIM_INDEX, quoted=True),
+        table=exp.to_table(LINES),
+        params=exp.IndexParameters(columns=[exp.Ordered(this=col(claim.name))]),
+    )
+    con.execute(exp.Create(this=index, kind="INDEX", exists=True).sql(DIALECT))
+
+
+def _upgrade(con: duckdb.DuckDBPyConnection, schema: Schema) -> None:
+    """A store of format 1 (no invoice index) brought to the current format by a write;
+    read only, it is read as it is."""
+    con.begin()
+    _index_claims(con, schema)
+    _set_meta(con, {"schema_version": str(SCHEMA_VERSION), "claimlint_version": __version__})
     con.commit()
 
 
@@ -621,73 +665,299 @@ def _needs_claims(rules: list[m.Rule]) -> bool:
 
 PICKED, CLAIMS = "claimlint_picked", "claimlint_claims"
 RULE = "_rule"
+# Today's values of a column go into the SQL as literals, up to this many: DuckDB tests an
+# IN list while it scans, where it would join a subquery with every row of the period. A
+# larger batch (the columnar engine's) gets the subquery.
+LITERALS = 1000
+# Today's distinct values of each probe column (see probe_fields), None left out.
+Values = Mapping[str, Sequence[Any]]
 
 
-def _picked(store: Store, rulebook: m.Rulebook) -> bool:
-    """Which stored rows each rule that counts_history reads, as the temporary table PICKED
-    (row id, rule id); False when no rule reads any. TODAY holds today's probe values.
+def _values(fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    found: dict[str, set[Any]] = {name: set() for name in fields}
+    for row in rows:
+        for name, seen in found.items():
+            seen.add(row[name])
+    return {name: [v for v in seen if v is not None] for name, seen in found.items()}
 
-    A rule reads the lines that can be in its population (its period, the simple tests of
-    its condition) whose plain key columns (provider_id, patient_id…) hold values today's
-    lines hold, dated within the ISO weeks, months or years today's dates touch (any date
-    for a rule without a period); with `claim has` conditions, the whole invoices of those
-    lines. One filtered scan per rule, of the columns its tests read only.
-    """
+
+def _member(store: Store, name: str, values: Values) -> exp.Expression:
+    """The column holds one of today's values of it."""
+    today = values[name]
+    if not today:
+        return exp.false()
+    if len(today) <= LITERALS:
+        type_ = store.schema.field(name).type
+        return exp.In(this=col(name), expressions=[literal(v, type_) for v in sorted(today)])
+    seen = exp.select(col(name)).from_(TODAY).distinct()
+    return exp.In(this=col(name), query=exp.Subquery(this=seen))
+
+
+def _windows(rule: m.Rule, values: Values) -> tuple[str, list[tuple[dt.date, dt.date]]] | None:
+    """(date column, the ISO weeks, months or years today's dates touch) of a rule whose
+    period key is iso_week/month/year of an input date; None for any other rule."""
+    period = _period_field(rule)
+    if period is None:
+        return None
+    function, date = period
+    return date, _merged({_window(function, d) for d in values[date]})
+
+
+def _within(date: str, windows: Sequence[tuple[dt.date, dt.date]]) -> exp.Expression:
+    return exp.or_(
+        *(exp.Between(this=col(date), low=literal(a), high=literal(b)) for a, b in windows)
+    )
+
+
+def _rule_filter(store: Store, rule: m.Rule, values: Values) -> exp.Expression | None:
+    """The lines that can be in the rule's population and share a group with today's lines:
+    its period and the simple tests of its condition, its plain key columns (provider,
+    patient…) holding values today's lines hold, dated within the windows today's dates
+    touch (any date for a rule without a period). None: no line can."""
+    parts = _population_tests(rule, store.schema)
+    for key in rule.aggregate.keys:
+        name = _plain(key)
+        if name is not None and store.schema.field(name) is not None:
+            parts.append(_member(store, name, values))
+    span = _windows(rule, values)
+    if span is not None:
+        date, windows = span
+        if not windows:
+            return None
+        parts.append(_within(date, windows))
+    return exp.and_(*parts, copy=False) if parts else exp.true()
+
+
+CANDIDATES = "claimlint_candidates"
+
+
+def _candidates(
+    store: Store, rules: Sequence[m.Rule], values: Values, columns: Sequence[str]
+) -> list[m.Rule]:
+    """The temporary table CANDIDATES: row id (_id) and `columns` of the stored lines, not
+    of today's batch, that may share a group with today's lines for some rule, in one scan
+    of the store; returns the rules that may find any.
+
+    Most of a scan's cost is the columns it reads over the dates it spans (a yearly cap's:
+    a third of a three-year store), whatever the rule: the rules share one. It keeps the
+    lines within the rules' windows whose first plain key column (provider, patient…)
+    holds one of today's values: a membership test DuckDB makes with a join over every
+    line of the period, so each column is tested once, for every rule keyed on it. Every
+    line of a group today's lines touch is a candidate; each rule then reads candidates."""
+    found = [r for r in rules if (span := _windows(r, values)) is None or span[1]]
+    keyed: dict[str, exp.Expression] = {}
+    unkeyed = False
+    for rule in found:
+        plain = [n for k in rule.aggregate.keys if (n := _plain(k)) is not None]
+        if plain:
+            if plain[0] not in keyed:
+                keyed[plain[0]] = _member(store, plain[0], values)
+        else:
+            unkeyed = True
+    if not found:
+        where: exp.Expression = exp.false()
+    else:
+        where = exp.true() if unkeyed else exp.or_(*keyed.values(), copy=False)
+    spans = [_windows(r, values) for r in found]
+    if spans and None not in spans and len({date for date, _ in spans}) == 1:
+        windows = _merged({w for _, span in spans for w in span})
+        where = exp.and_(_within(spans[0][0], windows), where, copy=False)
+    query = exp.select(
+        exp.alias_(ROWID, "_id", quoted=True),
+        *(store.column(store.schema.field(name)) for name in columns),
+        copy=False,
+    ).from_(LINES, copy=False)
+    store.con.execute(_temporary(CANDIDATES, query.where(where, copy=False)).sql(DIALECT))
+    _drop_today(store, values)
+    return found
+
+
+def _drop_today(store: Store, values: Values) -> None:
+    """Today's lines leave CANDIDATES: today's copy of a line counts, not the stored one.
+    (Tested once the candidates are few: in the scan, the test would cost a join over every
+    line of the period.)"""
+    today = _member(store, store.line, values)
+    store.con.execute(exp.delete(CANDIDATES, where=today).sql(DIALECT))
+
+
+def summarised(rule: m.Rule) -> bool:
+    """Whether the store figures the rule's groups itself (context.GroupHistory): a rule
+    counting history whose population, count and keys read only the line's own columns,
+    constants and parameters. Reference columns, `claim has`, decision tables (checked on
+    every line a rule reads) and calendar functions leave the rule to the interpreter, on
+    the lines the store picks for it."""
+    if not counts_history(rule) or rule.table_calls():
+        return False
+    agg = rule.aggregate
+    exprs = [*agg.keys, *(e.condition for e in rule.exceptions)]
+    exprs += [e for e in (rule.condition, agg.counted) if e is not None]
+    for node in (n for e in exprs for n in m.walk(e)):
+        if isinstance(node, m.FieldRef) and node.table is not None:
+            return False
+        if isinstance(node, m.ClaimAny):
+            return False
+        if isinstance(node, m.Call) and node.function in CALENDAR_FUNCTIONS:
+            return False
+    return True
+
+
+def _summary_query(
+    store: Store, rulebook: m.Rulebook, rule: m.Rule, values: Values, read: Sequence[str]
+) -> exp.Select:
+    """The rule's groups among the candidates: for each group its first line (the `read`
+    columns) with the group's size, and the date, time and id of each counted line.
+
+    Only the groups of today's lines matter, and every one of their lines is a candidate;
+    the other groups come along (they cost less than tests of today's keys would)."""
+    schema, agg = store.schema, rule.aggregate
+    exprs = ExprCompiler(rulebook)
+    source = exp.select(exp.Star(), alias(day_expr(schema), DAY), copy=False).from_(
+        CANDIDATES, copy=False
+    )
+    span = _windows(rule, values)
+    if span is not None:  # the other weeks of a weekly cap's providers are candidates too
+        source = source.where(_within(*span), copy=False)
+    keys = [f"_k{i}" for i in range(len(agg.keys))]
+    counted = exprs.condition(agg.counted) if agg.counted is not None else exp.true()
+    population = (
+        exp.select(
+            *(col(n) for n in read),
+            col(DAY),
+            *(alias(exprs.compile(k), name) for k, name in zip(agg.keys, keys, strict=True)),
+            alias(counted, "_c"),
+            copy=False,
+        )
+        .from_(alias(exp.Subquery(this=source), "i"), copy=False)
+        .where(applies(exprs, schema, rule), copy=False)
+    )
+    # The interpreter's chronological order (Roles.chronological): day, time with missing
+    # last, the line id as text.
+    order = [exp.Ordered(this=col(DAY), nulls_first=False)]
+    time_ = schema.by_role(Role.TIME)
+    if time_ is not None:
+        order.append(exp.Ordered(this=col(time_.name), nulls_first=False))
+    line_text = exp.Coalesce(
+        this=exp.cast(col(store.line), "VARCHAR"), expressions=[exp.Literal.string("None")]
+    )
+    order.append(exp.Ordered(this=line_text))
+    number = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[col(k) for k in keys],
+        order=exp.Order(expressions=order),
+    )
+    size = exp.Window(this=exp.Count(this=exp.Star()), partition_by=[col(k) for k in keys])
+    ranked = exp.select(
+        *(col(n) for n in read),
+        *(col(k) for k in keys),
+        col("_c"),
+        alias(number, "_n"),
+        alias(size, "_size"),
+        copy=False,
+    ).from_(alias(exp.Subquery(this=population), "p"), copy=False)
+    first = exp.EQ(this=col("_n"), expression=exp.Literal.number(1))
+    # A counted line brings its order home, its other columns only when it is a first line.
+    ordering = {r.name for role in ORDER_ROLES if (r := schema.by_role(role)) is not None}
+    shown = [
+        col(n) if n in ordering else alias(exp.Case().when(first.copy(), col(n), copy=False), n)
+        for n in read
+    ]
+    return (
+        exp.select(
+            *shown,
+            *(col(k) for k in keys),
+            col("_c"),
+            alias(first.copy(), "_first"),
+            col("_size"),
+            copy=False,
+        )
+        .from_(alias(exp.Subquery(this=ranked), "r"), copy=False)
+        .where(exp.or_(first, col("_c"), copy=False), copy=False)
+    )
+
+
+ORDER_ROLES = (Role.LINE, Role.DATE, Role.TIME, Role.YEAR)  # what Roles.chronological reads
+
+
+def _summaries(
+    store: Store, rulebook: m.Rulebook, rules: Sequence[m.Rule], values: Values
+) -> dict[str, dict[tuple, GroupHistory]]:
+    """Each summarised rule's groups as the history holds them (see `_summary_query`)."""
+    from claimlint.checker.interpreter import Roles
+
+    roles = Roles.of(store.schema)
+    read = read_columns(rulebook)
+    empty = dict.fromkeys(store.schema.names)
+    found: dict[str, dict[tuple, GroupHistory]] = {}
+    for rule in rules:
+        width = len(rule.aggregate.keys)
+        query = _summary_query(store, rulebook, rule, values, read)
+        groups: dict[tuple, tuple[int, dict[str, Any] | None, list[tuple]]] = {}
+        for record in _run(store.con, query):
+            row = dict(zip(read, record, strict=False))
+            key = record[len(read) : len(read) + width]
+            counted, first, size = record[len(read) + width :]
+            total, first_row, order = groups.get(key, (0, None, []))
+            if first:
+                total, first_row = size, {**empty, **row}
+            if counted:
+                order.append(roles.chronological(row))
+            groups[key] = (total, first_row, order)
+        found[rule.id] = {
+            key: GroupHistory(total, first_row, tuple(sorted(order)))
+            for key, (total, first_row, order) in groups.items()
+            if first_row is not None
+        }
+    return found
+
+
+def _picked(store: Store, rules: Sequence[m.Rule], values: Values, columns: Sequence[str]) -> bool:
+    """Which candidates each of `rules` reads, as the temporary table PICKED (_id, rule id);
+    False when no rule reads any. A rule reads the candidates `_rule_filter` keeps; with
+    `claim has` conditions, the whole invoices of those lines: the lines of the invoices
+    that are not candidates yet join CANDIDATES (found through the invoice index)."""
     con = store.con
     claim = store.schema.by_role(Role.CLAIM)
     picks: list[exp.Select] = []
-    for number, rule in enumerate(filter(counts_history, rulebook.rules)):
-        parts = _population_tests(rule, store.schema)
-        for key in rule.aggregate.keys:
-            name = _plain(key)
-            if name is not None and store.schema.field(name) is not None:
-                seen = exp.select(col(name)).from_(TODAY).distinct()
-                parts.append(exp.In(this=col(name), query=exp.Subquery(this=seen)))
-        period = _period_field(rule)
-        if period is not None:
-            function, date = period
-            days = _run(con, exp.select(col(date)).distinct().from_(TODAY))
-            windows = _merged({_window(function, d) for (d,) in days if d is not None})
-            if not windows:
+    for number, rule in enumerate(rules):
+        where = _rule_filter(store, rule, values)
+        if where is None:
+            continue
+        if claim is not None and _needs_claims([rule]):
+            claims = f"{CLAIMS}_{number}"
+            found = exp.select(col(claim.name)).distinct().from_(CANDIDATES).where(where)
+            con.execute(_temporary(claims, found).sql(DIALECT))
+            listed = [c for (c,) in _run(con, exp.select(col(claim.name)).from_(claims))]
+            if not listed:
                 continue
-            parts.append(
-                exp.or_(
-                    *(
-                        exp.Between(this=col(date), low=literal(a), high=literal(b))
-                        for a, b in windows
+            if len(listed) <= LITERALS:
+                invoice = exp.In(
+                    this=col(claim.name),
+                    expressions=[literal(c, claim.type) for c in sorted(listed)],
+                )
+            else:
+                invoice = exp.In(
+                    this=col(claim.name),
+                    query=exp.Subquery(this=exp.select(col(claim.name)).from_(claims)),
+                )
+            known = exp.select(col("_id")).from_(CANDIDATES)
+            others = (
+                exp.select(
+                    exp.alias_(ROWID, "_id", quoted=True),
+                    *(store.column(store.schema.field(name)) for name in columns),
+                )
+                .from_(LINES)
+                .where(
+                    exp.and_(
+                        invoice.copy(),
+                        exp.not_(exp.In(this=ROWID.copy(), query=exp.Subquery(this=known))),
                     )
                 )
             )
-        where = exp.and_(*parts)
-        if claim is not None and _needs_claims([rule]):
-            # The invoices first, then their lines: most rules of this kind find none, and
-            # then the invoice column of the whole store is never read.
-            claims = f"{CLAIMS}_{number}"
-            found = exp.select(col(claim.name)).distinct().from_(LINES).where(where)
-            con.execute(_temporary(claims, found).sql(DIALECT))
-            bounds = exp.select(
-                exp.func("min", col(claim.name)), exp.func("max", col(claim.name))
-            ).from_(claims)
-            low, high = _run(con, bounds)[0]
-            if low is None:
-                continue
-            # DuckDB tests the invoices' range while it scans, skipping the blocks outside it;
-            # the membership test, a join, then keeps the invoices themselves.
-            where = exp.and_(
-                exp.Between(
-                    this=col(claim.name),
-                    low=literal(low, claim.type),
-                    high=literal(high, claim.type),
-                ),
-                exp.In(
-                    this=col(claim.name),
-                    query=exp.Subquery(this=exp.select(col(claim.name)).from_(claims)),
-                ),
-            )
+            con.execute(exp.insert(others, CANDIDATES).sql(DIALECT))
+            _drop_today(store, values)
+            where = invoice
         rule_id = exp.alias_(literal(rule.id), RULE, quoted=True)
-        picks.append(
-            exp.select(exp.alias_(ROWID, "_id", quoted=True), rule_id).from_(LINES).where(where)
-        )
+        picks.append(exp.select(col("_id"), rule_id).from_(CANDIDATES).where(where))
     if not picks:
         return False
     con.execute(_temporary(PICKED, _union(picks)).sql(DIALECT))
@@ -704,20 +974,13 @@ def _temporary(name: str, query: exp.Expression) -> exp.Create:
     )
 
 
-def _lines(store: Store, columns: list[exp.Expression]) -> exp.Select:
-    """The picked rows (their `columns`), less the lines whose id is in today's batch:
-    today's copy counts."""
+def _lines(columns: list[exp.Expression]) -> exp.Select:
+    """The picked candidates (their `columns`)."""
     picked = exp.select(col("_id")).from_(PICKED)
-    today_ids = exp.select(col(store.line)).from_(TODAY)
     return (
         exp.select(*columns)
-        .from_(LINES)
-        .where(
-            exp.and_(
-                exp.In(this=ROWID.copy(), query=exp.Subquery(this=picked)),
-                exp.not_(exp.In(this=col(store.line), query=exp.Subquery(this=today_ids))),
-            )
-        )
+        .from_(CANDIDATES)
+        .where(exp.In(this=col("_id"), query=exp.Subquery(this=picked)))
     )
 
 
@@ -726,21 +989,30 @@ def fetch(store: Store, rulebook: m.Rulebook, today: pa.Table) -> pa.Table:
     input schema: the columnar engine's context lines."""
     con = store.con
     con.register(TODAY, today)
-    columns = [store.column(f) for f in store.schema.fields]
-    if not _picked(store, rulebook):
-        query = exp.select(*columns).from_(LINES).where(exp.false())
-        return con.sql(query.sql(DIALECT)).to_arrow_table()
-    return con.sql(_lines(store, columns).sql(DIALECT)).to_arrow_table()
+    values = {
+        name: [v for v in today.column(name).unique().to_pylist() if v is not None]
+        for name in today.column_names
+    }
+    names = store.schema.names
+    rules = _candidates(store, list(filter(counts_history, rulebook.rules)), values, names)
+    columns = [col(name) for name in names]
+    if not _picked(store, rules, values, names):
+        return con.sql(
+            exp.select(*columns).from_(CANDIDATES).where(exp.false()).sql(DIALECT)
+        ).to_arrow_table()
+    return con.sql(_lines(columns).sql(DIALECT)).to_arrow_table()
 
 
 @attrs.frozen
 class HistoryLines:
-    """The history lines today's aggregates need, as the interpreter's context lines: a
-    batch of rows holding the columns the rules counting history read (the others None:
-    nothing reads them), and for each such rule the positions of the rows it reads."""
+    """The history today's aggregates need, for the interpreter: a batch of rows holding the
+    columns the rules counting history read (the others None: nothing reads them), for each
+    rule reading lines the positions of the rows it reads, and for each summarised rule its
+    groups as figured in the store."""
 
     batch: Batch
     reads: dict[str, tuple[int, ...]]
+    groups: dict[str, dict[tuple, GroupHistory]] = attrs.Factory(dict)
 
 
 def read_columns(rulebook: m.Rulebook) -> list[str]:
@@ -788,33 +1060,35 @@ def _load_today(con: duckdb.DuckDBPyConnection, schema: Schema, rows: Sequence[M
 
 
 def fetch_lines(store: Store, rulebook: m.Rulebook, today: Iterable[Mapping]) -> HistoryLines:
-    """The history lines today's aggregates need (see `_picked`), for the interpreter."""
-    names = set(probe_fields(rulebook))
+    """The history today's aggregates need, for the interpreter: the groups of the rules
+    the store summarises (see `summarised`), the lines `_picked` picks for the others."""
+    names = probe_fields(rulebook)
     fields = tuple(f for f in store.schema.fields if f.name in names)
     probe = {tuple(row[f.name] for f in fields) for row in today}
     rows = [dict(zip((f.name for f in fields), values, strict=True)) for values in probe]
-    _load_today(store.con, attrs.evolve(store.schema, fields=fields), rows)
+    values = _values(names, rows)
+    if any(len(v) > LITERALS for v in values.values()):
+        _load_today(store.con, attrs.evolve(store.schema, fields=fields), rows)
     schema = store.schema
-    if not _picked(store, rulebook):
-        return HistoryLines(Batch(schema, str(store.path), (), (), (), 0), {})
     read = read_columns(rulebook)
-    columns = [store.column(schema.field(name)) for name in read]
-    records = _run(store.con, _lines(store, [exp.alias_(ROWID, "_id", quoted=True), *columns]))
+    rules = _candidates(store, list(filter(counts_history, rulebook.rules)), values, read)
+    groups = _summaries(store, rulebook, [r for r in rules if summarised(r)], values)
+    if not _picked(store, [r for r in rules if not summarised(r)], values, read):
+        return HistoryLines(Batch(schema, str(store.path), (), (), (), 0), {}, groups)
     empty = dict.fromkeys(schema.names)
     lines, position = [], {}
-    for record in records:
+    for record in _run(store.con, _lines([col("_id"), *(col(name) for name in read)])):
         position[record[0]] = len(lines)
         line = dict(empty)
         line.update(zip(read, record[1:], strict=True))
         lines.append(line)
     reads: dict[str, list[int]] = {}
     for row_id, rule in _run(store.con, exp.select(col("_id"), col(RULE)).from_(PICKED)):
-        if row_id in position:  # not a line of today's batch
-            reads.setdefault(rule, []).append(position[row_id])
+        reads.setdefault(rule, []).append(position[row_id])
     batch = Batch(
         schema, str(store.path), tuple(lines), tuple(range(1, len(lines) + 1)), (), len(lines)
     )
-    return HistoryLines(batch, {rule: tuple(at) for rule, at in reads.items()})
+    return HistoryLines(batch, {rule: tuple(at) for rule, at in reads.items()}, groups)
 
 
 def _union(queries: list[exp.Select]) -> exp.Expression:

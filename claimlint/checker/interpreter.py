@@ -7,6 +7,7 @@ nodes; nothing from the rulebook is ever executed as code).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 import math
@@ -20,7 +21,7 @@ from typing import Any
 import attrs
 
 from claimlint.checker import tables
-from claimlint.checker.context import counts_history, note_history
+from claimlint.checker.context import GroupHistory, counts_history, note_history
 from claimlint.checker.functions import IMPLEMENTATIONS, coalesce
 from claimlint.checker.readers import Batch
 from claimlint.checker.violations import Violation, make_violation, ordered
@@ -372,11 +373,17 @@ def _same(violation: Violation) -> Violation:
 
 
 def _check_aggregate(
-    compiled: _CompiledRule, lines: Iterable[Line], roles: Roles, history: bool = False
+    compiled: _CompiledRule,
+    lines: Iterable[Line],
+    roles: Roles,
+    history: bool = False,
+    past: Mapping[tuple, tuple[GroupHistory, Line]] | None = None,
 ) -> list[Violation]:
     """Groups, counts and caps over all lines, history lines included (a rule that
-    counts_history); only today's lines are flagged. With `history`, each record of such a
-    rule tells how many of the counted lines came from the history."""
+    counts_history); only today's lines are flagged. `past` holds, for a rule the history
+    store figures itself, each group's history with its first line (then `lines` are
+    today's). With `history`, each record of such a rule tells how many of the counted
+    lines came from the history."""
     agg = compiled.rule.aggregate
     assert agg is not None
     if not counts_history(compiled.rule):
@@ -392,27 +399,38 @@ def _check_aggregate(
             if compiled.counted is None
             else [line for line in population if truth(compiled.counted(line))]
         )
-        total = len(population)
+        first, total, before = population[0], len(population), ()
+        if past is not None and key in past:
+            group, line = past[key]
+            total += group.total
+            before = group.counted  # the counted history lines' chronological keys
+            if line.order < first.order:
+                first = line
+        count = len(counted) + len(before)
         period = {"period": str(key[agg.period_key])} if agg.period_key is not None else {}
-        past = sum(line.context for line in counted)
-        noted = functools.partial(note_history, from_history=past) if history else _same
+        from_history = sum(line.context for line in counted) + len(before)
+        noted = functools.partial(note_history, from_history=from_history) if history else _same
         if compiled.cap is None:  # flag once per group
             if counted:
-                figures = {"count": len(counted), "total": total, **period}
+                figures = {"count": count, "total": total, **period}
                 found.append(_violation(compiled, counted[0], roles, figures, group_level=True))
             continue
-        cap = compiled.cap(population[0])
+        cap = compiled.cap(first)
         if cap is None:
             continue
         allowed = math.floor(Decimal(cap) * total / 100) if agg.percent else math.floor(cap)
-        excess = len(counted) - allowed
+        excess = count - allowed
         if excess <= 0:
             continue
-        for rank, line in enumerate(counted[allowed:], start=allowed + 1):
-            if line.context:
+        # A line's rank: the counted lines before it, today's and the history's, plus one.
+        # The first `allowed - len(before)` of today's are within the cap whatever the history.
+        for position in range(max(allowed - len(before), 0), len(counted)):
+            line = counted[position]
+            rank = position + 1 + (bisect.bisect_left(before, line.order) if before else 0)
+            if rank <= allowed or line.context:
                 continue
             figures: dict[str, Any] = {
-                "count": len(counted),
+                "count": count,
                 "total": total,
                 "cap": cap,
                 "allowed": allowed,
@@ -424,6 +442,26 @@ def _check_aggregate(
     return found
 
 
+def _first_lines(
+    rulebook: m.Rulebook,
+    groups: Mapping[str, Mapping[tuple, GroupHistory]],
+    references: Mapping[str, Batch],
+) -> dict[str, dict[tuple, tuple[GroupHistory, Line]]]:
+    """Each group's history with its first line, joined to its reference rows."""
+    rows = [group.first for by_key in groups.values() for group in by_key.values()]
+    firsts, _ = build_lines(
+        rulebook,
+        Batch(rulebook.input, "", tuple(rows), tuple(range(len(rows))), (), len(rows)),
+        references,
+        context=True,
+    )
+    line_of = {id(line.row): line for line in firsts}
+    return {
+        rule: {key: (group, line_of[id(group.first)]) for key, group in by_key.items()}
+        for rule, by_key in groups.items()
+    }
+
+
 def check(
     rulebook: m.Rulebook,
     batch: Batch,
@@ -433,6 +471,7 @@ def check(
     sink=None,
     context: Batch | None = None,
     reads: Mapping[str, Iterable[int]] | None = None,
+    groups: Mapping[str, Mapping[tuple, GroupHistory]] | None = None,
 ) -> list[Violation]:
     """Every violation of the rulebook's rules (or of `only` those) on the batch, ordered.
 
@@ -440,7 +479,9 @@ def check(
     `context` holds history lines: aggregates count them, nothing flags them. `reads`, when
     the history store picked the lines rule by rule, gives for each rule the positions in
     `context.rows` of those it asked for; the others cannot share a group with today's lines
-    of its population, so leaving them out changes nothing but the time.
+    of its population, so leaving them out changes nothing but the time. `groups` holds,
+    for the rules the store figures itself, their groups' history (these rules then read
+    no context line).
     """
     lines, roles = build_lines(rulebook, batch, references or {})
     today = lines
@@ -461,6 +502,7 @@ def check(
         def lines_of(rule: m.Rule) -> list[Line]:
             return lines
 
+    summaries = _first_lines(rulebook, groups or {}, references or {})
     compiler = Compiler(rulebook, coverage)
     wanted = set(only) if only is not None else None
     found: list[Violation] = []
@@ -474,9 +516,13 @@ def check(
         for rows in compiled.checked:
             for line in read:
                 rows(line)
-        if rule.aggregate is not None:
+        if rule.id in summaries:
             violations = _check_aggregate(
-                compiled, lines_of(rule), roles, history=context is not None
+                compiled, today, roles, history=True, past=summaries[rule.id]
+            )
+        elif rule.aggregate is not None:
+            violations = _check_aggregate(
+                compiled, lines_of(rule), roles, history=context is not None or bool(groups)
             )
         else:
             violations = [

@@ -324,6 +324,19 @@ def check_files(
         seen.add(resolved)
     fmt = input_format(paths)
     chosen = choose_engine(engine, fmt, paths)
+    if chosen != "duckdb" and history:
+        return _check_with_history(
+            rulebook,
+            inputs,
+            paths,
+            fmt,
+            references,
+            mapping,
+            memory_limit,
+            sink,
+            history,
+            lock_timeout,
+        )
     refs = read_references(rulebook, references or {})
     if chosen == "duckdb":
         from claimlint.checker.duckdb_engine import DuckDBEngine
@@ -350,13 +363,41 @@ def check_files(
     else:
         batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit)
         read, rejected = batch.read, list(batch.rejected)
-        context, reads = None, None
-        if history:
-            from claimlint.checker.history import history_lines
-
-            past = history_lines(history, rulebook, batch.rows, lock_timeout)
-            context, reads = past.batch, past.reads
-        violations = interpreter.check(
-            rulebook, batch, refs, sink=sink, context=context, reads=reads
-        )
+        violations = interpreter.check(rulebook, batch, refs, sink=sink)
     return CheckRun.of(rulebook, inputs, read, rejected, violations)
+
+
+def _check_with_history(
+    rulebook: m.Rulebook,
+    inputs: Sequence[str | Path],
+    paths: Sequence[Path],
+    fmt: str,
+    references: Mapping[str, str | Path] | None,
+    mapping: Mapping[str, str] | None,
+    memory_limit: str | None,
+    sink,
+    history: str | Path,
+    lock_timeout: float,
+) -> CheckRun:
+    """The interpreter's check with a history: today's lines first, then the store queried
+    for them while the reference files are read (DuckDB works without Python's lock, so
+    the two share the machine's cores)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from claimlint.checker.history import history_lines
+
+    batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit)
+    with ThreadPoolExecutor(1) as pool:
+        fetched = pool.submit(history_lines, history, rulebook, batch.rows, lock_timeout)
+        refs = read_references(rulebook, references or {})
+        past = fetched.result()
+    violations = interpreter.check(
+        rulebook,
+        batch,
+        refs,
+        sink=sink,
+        context=past.batch,
+        reads=past.reads,
+        groups=past.groups,
+    )
+    return CheckRun.of(rulebook, inputs, batch.read, list(batch.rejected), violations)

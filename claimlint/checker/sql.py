@@ -39,6 +39,8 @@ SQL_TYPES = {
 }
 
 DAY = "_day"
+# Functions whose SQL needs the holidays (ExprCompiler.set_holidays).
+CALENDAR_FUNCTIONS = {"is_public_holiday", "working_days_between", "is_out_of_hours"}
 CHRONO = "_chrono"
 FALSE = exp.false()
 COMPARISONS = {
@@ -809,3 +811,38 @@ def claim_conditions(rulebook: m.Rulebook) -> list[m.ClaimAny]:
 def role_column(schema: Schema, role: Role) -> str | None:
     field = schema.by_role(role)
     return field.name if field else None
+
+
+def day_expr(schema: Schema, table: str | None = None) -> exp.Expression:
+    """The date that decides effective periods (`interpreter.Roles.day`): the line's date,
+    or 1 January of its year."""
+    date, year = role_column(schema, Role.DATE), role_column(schema, Role.YEAR)
+    if date:
+        return col(date, table)
+    if year:
+        value = col(year, table)
+        made = exp.func("make_date", value, exp.Literal.number(1), exp.Literal.number(1))
+        in_range = and_(value >= exp.Literal.number(1), value <= exp.Literal.number(9999))
+        return (
+            exp.Case()
+            .when(in_range, made, copy=False)
+            .else_(exp.cast(exp.null(), "DATE"), copy=False)
+        )
+    return exp.cast(exp.null(), "DATE")
+
+
+def applies(exprs: ExprCompiler, schema: Schema, rule: m.Rule) -> exp.Expression:
+    """A line is in the rule's population: dated in its effective period, meeting its
+    condition, lifted by none of its exceptions (`DAY` holds the line's day)."""
+    date = schema.by_role(Role.DATE)
+    tests: list[exp.Expression] = []
+    if date is None or not (date.required or date.default is not None):
+        tests.append(not_(exp.Is(this=col(DAY), expression=exp.null())))  # no date: no rule
+    if rule.period.start is not None:
+        tests.append(col(DAY) >= literal(rule.period.start))
+    if rule.period.end is not None:
+        tests.append(col(DAY) <= literal(rule.period.end))
+    if rule.condition is not None:
+        tests.append(exprs.condition(rule.condition))
+    tests += [not_(exprs.condition(e.condition)) for e in rule.exceptions]
+    return and_(*tests) if tests else exp.true()

@@ -1264,16 +1264,33 @@ rule SHARE-CAP "Part plafonnée, lue sur la première ligne"
 """
 
 
-def test_a_cap_that_changes_within_a_group_is_read_on_its_first_line(tmp_path: Path) -> None:
-    """The columnar engine ranks only the groups that may hold a violation; one whose lines
-    carry different caps is always ranked, the first line's cap deciding (as the
-    interpreter does)."""
-    path = tmp_path / "caps.rules"
-    path.write_text(DATED_CAP_RULEBOOK, encoding="utf-8")
-    book = load(str(path))
+# (provider, day of March 2025, act) of lines L01, L02…
+DATED_CAP_LINES = [
+    # P1, week 2025-W10: Wednesday 5 (cap 3) then Thursday 6 (cap 1), three X: the first
+    # line's cap, 3, allows them all, though two lines carry a cap of 1.
+    ("P1", 5, "X"),
+    ("P1", 6, "X"),
+    ("P1", 6, "X"),
+    # P2, same week, starting on Thursday: cap 1, the second X is one too many.
+    ("P2", 6, "X"),
+    ("P2", 7, "X"),
+    # The share: P1 starts on Wednesday (50 % of 3: one X), P2 on Thursday (20 % of 2:
+    # none). P3 starts on Wednesday (50 %): two X in four lines, allowed; P4 starts on
+    # Thursday with a G (20 %): one X in four lines is over floor(0.8) = 0.
+    ("P3", 5, "X"),
+    ("P3", 6, "X"),
+    ("P3", 6, "G"),
+    ("P3", 6, "G"),
+    ("P4", 6, "G"),
+    ("P4", 6, "X"),
+    ("P4", 7, "G"),
+    ("P4", 7, "G"),
+]
 
-    def line(n: int, provider: str, day: int, code: str = "X") -> dict[str, Any]:
-        return {
+
+def dated_cap_rows() -> list[dict[str, Any]]:
+    return [
+        {
             "line_id": f"L{n:02d}",
             "claim_id": f"C{n:02d}",
             "provider_id": provider,
@@ -1281,29 +1298,18 @@ def test_a_cap_that_changes_within_a_group_is_read_on_its_first_line(tmp_path: P
             "act_code": code,
             "amount": Decimal("1.00"),
         }
-
-    rows = [
-        # P1, week 2025-W10: Wednesday 5 (cap 3) then Thursday 6 (cap 1), three X: the first
-        # line's cap, 3, allows them all, though two lines carry a cap of 1.
-        line(1, "P1", 5),
-        line(2, "P1", 6),
-        line(3, "P1", 6),
-        # P2, same week, starting on Thursday: cap 1, the second X is one too many.
-        line(4, "P2", 6),
-        line(5, "P2", 7),
-        # The share: P1 starts on Wednesday (50 % of 3: one X), P2 on Thursday (20 % of 2:
-        # none). P3 starts on Wednesday (50 %): two X in four lines, allowed; P4 starts on
-        # Thursday with a G (20 %): one X in four lines is over floor(0.8) = 0.
-        line(6, "P3", 5),
-        line(7, "P3", 6),
-        line(8, "P3", 6, "G"),
-        line(9, "P3", 6, "G"),
-        line(10, "P4", 6, "G"),
-        line(11, "P4", 6),
-        line(12, "P4", 7, "G"),
-        line(13, "P4", 7, "G"),
+        for n, (provider, day, code) in enumerate(DATED_CAP_LINES, start=1)
     ]
-    found = engines_agree(book, make_batch(book, "claims", rows), {})
+
+
+def test_a_cap_that_changes_within_a_group_is_read_on_its_first_line(tmp_path: Path) -> None:
+    """The columnar engine ranks only the groups that may hold a violation; one whose lines
+    carry different caps is always ranked, the first line's cap deciding (as the
+    interpreter does)."""
+    path = tmp_path / "caps.rules"
+    path.write_text(DATED_CAP_RULEBOOK, encoding="utf-8")
+    book = load(str(path))
+    found = engines_agree(book, make_batch(book, "claims", dated_cap_rows()), {})
     assert [(v.rule, v.line_id) for v in found] == [
         ("SHARE-CAP", "L02"),
         ("SHARE-CAP", "L03"),

@@ -229,7 +229,7 @@ def test_a_store_written_by_a_newer_claimlint_is_refused(tmp_path: Path, store: 
         check(write_claims(tmp_path / "today.csv", snp("T", 1, "2025-03-03")), store)
     assert err.value.render() == (
         f"{store} : historique écrit par claimlint 0.1.0 (format n° 7) ; cette version "
-        "(0.1.0) lit le format n° 1 au plus\n  = aide : mettez claimlint à jour"
+        "(0.1.0) lit le format n° 2 au plus\n  = aide : mettez claimlint à jour"
     )
 
 
@@ -268,6 +268,31 @@ def test_a_store_older_than_the_rulebooks_input_gains_its_optional_columns(
     fields = json.loads(con.execute("SELECT value FROM meta WHERE key = 'fields'").fetchone()[0])
     con.close()
     assert [name for name, _ in fields] == list(schema.names)
+
+
+def test_a_store_of_format_1_is_read_as_it_is_and_indexed_by_a_write(tmp_path: Path, store: Path):
+    """Format 2 added the index on invoices: a format-1 store (no index) is checked as it
+    is, and the next write indexes it."""
+
+    def index_and_version() -> tuple[list[str], str]:
+        con = duckdb.connect(str(store), read_only=True)
+        names = [n for (n,) in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()]
+        version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        con.close()
+        return names, version[0]
+
+    add(store, write_claims(tmp_path / "past.csv", snp("H", 20, "2025-03-03")))
+    assert index_and_version() == (["claimlint_claim"], "2")
+    con = duckdb.connect(str(store))
+    con.execute("DROP INDEX claimlint_claim")
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+    today = write_claims(tmp_path / "today.csv", snp("T", 1, "2025-03-04"))
+    assert [line for line, _, _ in flagged(check(today, store), "SNP-CAP")] == ["T1"]
+    assert index_and_version() == ([], "1")  # a check only reads
+    add(store, today)
+    assert index_and_version() == (["claimlint_claim"], "2")
+    assert [line for line, _, _ in flagged(check(today, store), "SNP-CAP")] == ["T1"]
 
 
 def test_remove_prune_and_export(tmp_path: Path, store: Path):
