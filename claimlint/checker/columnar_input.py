@@ -20,7 +20,7 @@ import duckdb
 from sqlglot import exp
 
 from claimlint.checker.readers import EMPTY_REQUIRED, MAPPING_HINT, NUMBER_WORDS, Rejection
-from claimlint.checker.sql import col, literal, sql_type, truth
+from claimlint.checker.sql import alias, and_, col, literal, not_, or_, sql_type, truth
 from claimlint.dsl.schema import Field, Role, Schema
 from claimlint.dsl.types import DIGITS, PLACES, Type
 from claimlint.errors import Diagnostic, InputError
@@ -47,7 +47,7 @@ def _create(con, name: str, query: exp.Expression, kind: str = "TABLE") -> None:
 
 
 def _text(e: exp.Expression) -> exp.Expression:
-    return exp.cast(e, "VARCHAR")
+    return exp.cast(e, "VARCHAR", copy=False)
 
 
 def _trimmed(name: str) -> exp.Expression:
@@ -58,7 +58,7 @@ def _empty(name: str, typed: bool) -> exp.Expression:
     is_null = exp.Is(this=col(name, "s"), expression=exp.null())
     if typed:
         return is_null
-    return exp.or_(is_null, exp.EQ(this=_trimmed(name), expression=exp.Literal.string("")))
+    return or_(is_null, exp.EQ(this=_trimmed(name), expression=exp.Literal.string("")))
 
 
 def _parse_text(field: Field, name: str) -> exp.Expression:
@@ -84,11 +84,11 @@ def _parse_text(field: Field, name: str) -> exp.Expression:
     if kind is Type.DATE:
         iso = exp.func("try_strptime", text, exp.Literal.string("%Y-%m-%d"))
         french = exp.func("try_strptime", text.copy(), exp.Literal.string("%d/%m/%Y"))
-        return exp.cast(exp.Coalesce(this=iso, expressions=[french]), "DATE")
+        return exp.cast(exp.Coalesce(this=iso, expressions=[french]), "DATE", copy=False)
     if kind is Type.TIME:
         hhmm = exp.func("try_strptime", text, exp.Literal.string("%H:%M"))
         hhmmss = exp.func("try_strptime", text.copy(), exp.Literal.string("%H:%M:%S"))
-        return exp.cast(exp.Coalesce(this=hhmm, expressions=[hhmmss]), "TIME")
+        return exp.cast(exp.Coalesce(this=hhmm, expressions=[hhmmss]), "TIME", copy=False)
     lowered = exp.Lower(this=text)
     truthy = [exp.Literal.string(w) for w in ("true", "1", "oui", "vrai")]
     falsy = [exp.Literal.string(w) for w in ("false", "0", "non", "faux")]
@@ -176,12 +176,14 @@ def cell_reason(
     case = exp.Case()
     if field.required and field.default is None:
         case = case.when(empty, exp.Literal.string(EMPTY_REQUIRED), copy=False)
-    filled = exp.not_(empty.copy())
+    filled = not_(empty.copy())
     if field.type is Type.INTEGER and source_type not in FITTING_INTEGERS:
         # Digits that do not fit in 64 bits.
         case = case.when(
-            exp.and_(
-                filled.copy(), _matches(name, r"[+-]?[0-9]+"), typed_value.copy().is_(exp.null())
+            and_(
+                filled.copy(),
+                _matches(name, r"[+-]?[0-9]+"),
+                exp.Is(this=typed_value.copy(), expression=exp.null()),
             ),
             _said(shown, f"{word} invalide", " (trop grand)"),
             copy=False,
@@ -192,7 +194,7 @@ def cell_reason(
         # The readers' capacity (dsl.types): what DECIMAL(18, places) holds exactly.
         places = PLACES[field.type]
         mark = r"\." if typed else "[.,]"
-        number = exp.and_(filled.copy(), _matches(name, f"[+-]?[0-9]+({mark}[0-9]+)?"))
+        number = and_(filled.copy(), _matches(name, f"[+-]?[0-9]+({mark}[0-9]+)?"))
         # Money is written with at most two decimals; a decimal (or a typed column) may pad.
         fraction = (
             f"[0-9]{{0,{places}}}"
@@ -200,15 +202,13 @@ def cell_reason(
             else (f"[0-9]{{0,{places}}}0*")
         )
         case = case.when(
-            exp.and_(number, exp.not_(_matches(name, f"[+-]?[0-9]+({mark}{fraction})?"))),
+            and_(number, not_(_matches(name, f"[+-]?[0-9]+({mark}{fraction})?"))),
             _said(shown, f"{word} invalide", f" ({places} décimales au plus)"),
             copy=False,
         )
         whole = DIGITS - places
         case = case.when(
-            exp.and_(
-                number.copy(), exp.not_(_matches(name, f"[+-]?0*[0-9]{{1,{whole}}}([.,].*)?"))
-            ),
+            and_(number.copy(), not_(_matches(name, f"[+-]?0*[0-9]{{1,{whole}}}([.,].*)?"))),
             _said(shown, f"{word} invalide", " (trop grand)"),
             copy=False,
         )
@@ -219,7 +219,7 @@ def cell_reason(
         invalid = _said(shown, f"{word} invalide", f" ({EXPECTED[field.type]})")
     else:
         invalid = _said(shown, f"{word} invalide", "")
-    bad = exp.and_(filled, exp.Is(this=typed_value, expression=exp.null()))
+    bad = and_(filled, exp.Is(this=typed_value, expression=exp.null()))
     return case.when(bad, invalid, copy=False)
 
 
@@ -325,7 +325,7 @@ def _load(
         reasons.append((f, cell_reason(f, f.name, value.copy(), types[f.name])))
         if f.default is not None:
             value = exp.Coalesce(this=value, expressions=[literal(f.default, f.type)])
-        values.append(exp.alias_(exp.cast(value, sql_type(f.type)), f.name, quoted=True))
+        values.append(alias(exp.cast(value, sql_type(f.type), copy=False), f.name))
     # The first reason, tagged with its column ("column<TAG>reason"): worked out once per
     # row, split only for the few rows rejected.
     tagged = [
@@ -341,8 +341,9 @@ def _load(
             ROW,
             quoted=True,
         ),
-        exp.alias_(reason, "_reason", quoted=True),
-    ).from_(exp.alias_(source, "s", quoted=True))
+        alias(reason, "_reason"),
+        copy=False,
+    ).from_(alias(source, "s"), copy=False)
     _create(con, STAGED, staged)
     line = schema.by_role(Role.LINE)
     # Line ids seen more than once: a small set, found by one aggregation and kept aside.
