@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -732,7 +732,11 @@ CANDIDATES = "claimlint_candidates"
 
 
 def _candidates(
-    store: Store, rules: Sequence[m.Rule], values: Values, columns: Sequence[str]
+    store: Store,
+    rules: Sequence[m.Rule],
+    values: Values,
+    columns: Sequence[str],
+    on_scan: Callable[[], None] | None = None,
 ) -> list[m.Rule]:
     """The temporary table CANDIDATES: row id (_id) and `columns` of the stored lines, not
     of today's batch, that may share a group with today's lines for some rule, in one scan
@@ -743,7 +747,8 @@ def _candidates(
     lines within the rules' windows whose first plain key column (provider, patient…)
     holds one of today's values: a membership test DuckDB makes with a join over every
     line of the period, so each column is tested once, for every rule keyed on it. Every
-    line of a group today's lines touch is a candidate; each rule then reads candidates."""
+    line of a group today's lines touch is a candidate; each rule then reads candidates.
+    `on_scan` is called as the scan starts (DuckDB then works without Python's lock)."""
     found = [r for r in rules if (span := _windows(r, values)) is None or span[1]]
     keyed: dict[str, exp.Expression] = {}
     unkeyed = False
@@ -767,7 +772,10 @@ def _candidates(
         *(store.column(store.schema.field(name)) for name in columns),
         copy=False,
     ).from_(LINES, copy=False)
-    store.con.execute(_temporary(CANDIDATES, query.where(where, copy=False)).sql(DIALECT))
+    statement = _temporary(CANDIDATES, query.where(where, copy=False)).sql(DIALECT)
+    if on_scan is not None:
+        on_scan()
+    store.con.execute(statement)
     _drop_today(store, values)
     return found
 
@@ -1059,9 +1067,15 @@ def _load_today(con: duckdb.DuckDBPyConnection, schema: Schema, rows: Sequence[M
     )
 
 
-def fetch_lines(store: Store, rulebook: m.Rulebook, today: Iterable[Mapping]) -> HistoryLines:
+def fetch_lines(
+    store: Store,
+    rulebook: m.Rulebook,
+    today: Iterable[Mapping],
+    on_scan: Callable[[], None] | None = None,
+) -> HistoryLines:
     """The history today's aggregates need, for the interpreter: the groups of the rules
-    the store summarises (see `summarised`), the lines `_picked` picks for the others."""
+    the store summarises (see `summarised`), the lines `_picked` picks for the others.
+    `on_scan`: see `_candidates`."""
     names = probe_fields(rulebook)
     fields = tuple(f for f in store.schema.fields if f.name in names)
     probe = {tuple(row[f.name] for f in fields) for row in today}
@@ -1071,7 +1085,7 @@ def fetch_lines(store: Store, rulebook: m.Rulebook, today: Iterable[Mapping]) ->
         _load_today(store.con, attrs.evolve(store.schema, fields=fields), rows)
     schema = store.schema
     read = read_columns(rulebook)
-    rules = _candidates(store, list(filter(counts_history, rulebook.rules)), values, read)
+    rules = _candidates(store, list(filter(counts_history, rulebook.rules)), values, read, on_scan)
     groups = _summaries(store, rulebook, [r for r in rules if summarised(r)], values)
     if not _picked(store, [r for r in rules if not summarised(r)], values, read):
         return HistoryLines(Batch(schema, str(store.path), (), (), (), 0), {}, groups)
@@ -1115,10 +1129,11 @@ def history_lines(
     rulebook: m.Rulebook,
     today: Iterable[Mapping],
     timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_scan: Callable[[], None] | None = None,
 ) -> HistoryLines:
     """The history at `path`: the interpreter's context lines for today's rows."""
     with open_store(path, rulebook.input, write=False, timeout=timeout) as store:
-        return fetch_lines(store, rulebook, today)
+        return fetch_lines(store, rulebook, today, on_scan)
 
 
 def ensure(path: str | Path, schema: Schema, timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:

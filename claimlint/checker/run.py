@@ -185,18 +185,20 @@ def input_format(paths: Sequence[Path]) -> str:
     return kinds.pop()
 
 
-def choose_engine(engine: str, fmt: str, paths: Sequence[Path]) -> str:
+def choose_engine(engine: str, fmt: str, paths: Sequence[Path], con=None) -> str:
+    """`auto`: DuckDB for large batches (Parquet rows counted from the files' footers, read
+    with `con` when given), the interpreter for small ones."""
     if engine != "auto":
         return engine
     if fmt == "parquet":
-        rows = _parquet_rows(paths)
+        rows = _parquet_rows(paths, con)
         return "duckdb" if rows is None or rows > AUTO_DUCKDB_ROWS else "python"
     if sum(p.stat().st_size for p in paths) > AUTO_DUCKDB_BYTES:
         return "duckdb"
     return "python"
 
 
-def _parquet_rows(paths: Sequence[Path]) -> int | None:
+def _parquet_rows(paths: Sequence[Path], con=None) -> int | None:
     """The files' rows, from their footers; None when one cannot be read (the reader will
     say why, whichever the engine)."""
     import duckdb
@@ -206,13 +208,15 @@ def _parquet_rows(paths: Sequence[Path]) -> int | None:
     query = exp.select(exp.func("sum", exp.column("num_rows"))).from_(
         exp.func("parquet_file_metadata", files)
     )
-    con = duckdb.connect()
+    own = con is None
+    con = duckdb.connect() if own else con
     try:
         (rows,) = con.execute(query.sql(dialect="duckdb")).fetchone()
     except duckdb.Error:
         return None
     finally:
-        con.close()
+        if own:
+            con.close()
     return None if rows is None else int(rows)
 
 
@@ -245,15 +249,17 @@ def read_table(
     fmt: str,
     mapping: Mapping[str, str] | None = None,
     memory_limit: str | None = None,
+    con=None,
 ) -> Batch:
-    """Typed rows in Python, whatever the format (Parquet goes through DuckDB's validation)."""
+    """Typed rows in Python, whatever the format (Parquet goes through DuckDB's validation,
+    on `con` when given)."""
     if fmt == "csv":
         return read_csv_files(paths, schema, mapping)
     if fmt == "jsonl":
         return _merge([read_jsonl(p, schema, mapping) for p in paths])
     from claimlint.checker.columnar_input import load_parquet
 
-    con = connect(memory_limit)
+    con = con if con is not None else connect(memory_limit)
     read, rejected = load_parquet(con, [str(p) for p in paths], schema, "claimlint_rows", mapping)
     names = [f.name for f in schema.fields]
     cursor = con.execute('SELECT * FROM "claimlint_rows"')
@@ -323,7 +329,10 @@ def check_files(
             )
         seen.add(resolved)
     fmt = input_format(paths)
-    chosen = choose_engine(engine, fmt, paths)
+    # A Parquet batch is read by DuckDB whichever the engine: one database for the footers
+    # (the engine's choice) and the rows (each new one costs 20-40 ms).
+    con = connect(memory_limit) if fmt == "parquet" else None
+    chosen = choose_engine(engine, fmt, paths, con)
     if chosen != "duckdb" and history:
         return _check_with_history(
             rulebook,
@@ -336,12 +345,13 @@ def check_files(
             sink,
             history,
             lock_timeout,
+            con,
         )
     refs = read_references(rulebook, references or {})
     if chosen == "duckdb":
         from claimlint.checker.duckdb_engine import DuckDBEngine
 
-        con = connect(memory_limit)
+        con = con if con is not None else connect(memory_limit)
         engine_ = DuckDBEngine(rulebook, con)
         if history:
             from claimlint.checker.history import source
@@ -361,7 +371,7 @@ def check_files(
             read, rejected = batch.read, list(batch.rejected)
         violations = engine_.run_all(sink=sink)
     else:
-        batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit)
+        batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit, con)
         read, rejected = batch.read, list(batch.rejected)
         violations = interpreter.check(rulebook, batch, refs, sink=sink)
     return CheckRun.of(rulebook, inputs, read, rejected, violations)
@@ -378,17 +388,25 @@ def _check_with_history(
     sink,
     history: str | Path,
     lock_timeout: float,
+    con=None,
 ) -> CheckRun:
     """The interpreter's check with a history: today's lines first, then the store queried
-    for them while the reference files are read (DuckDB works without Python's lock, so
-    the two share the machine's cores)."""
+    for them while the reference files are read. DuckDB scans the store without Python's
+    lock: the references are read once the scan has started, so that the two share the
+    machine's cores rather than the lock."""
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from claimlint.checker.history import history_lines
 
-    batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit)
+    batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit, con)
+    scanning = threading.Event()
     with ThreadPoolExecutor(1) as pool:
-        fetched = pool.submit(history_lines, history, rulebook, batch.rows, lock_timeout)
+        fetched = pool.submit(
+            history_lines, history, rulebook, batch.rows, lock_timeout, scanning.set
+        )
+        while not scanning.wait(0.005) and not fetched.done():
+            pass
         refs = read_references(rulebook, references or {})
         past = fetched.result()
     violations = interpreter.check(

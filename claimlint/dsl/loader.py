@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from claimlint import grammar
 from claimlint.dsl import limits, model, parse_cache
-from claimlint.dsl.parser import grammar_digest, parse
 from claimlint.dsl.resolve import resolve
 from claimlint.dsl.syntax import SourceFile
 from claimlint.errors import Diagnostic, RulebookError
@@ -84,10 +84,12 @@ def read_sources(spec: str) -> list[SourceFile]:
         except OSError as err:
             raise RulebookError(f"{label} : lecture impossible ({err.strerror})") from None
         limits.check_text(text, label)  # before the cache: a cached file obeys them too
-        parsed = parse_cache.load(text, label, grammar_digest())
+        parsed = parse_cache.load(text, label, grammar.digest())
         if parsed is None:
+            from claimlint.dsl.parser import parse  # Lark: only for a file not cached
+
             parsed = parse(text, label)
-            parse_cache.store(parsed, grammar_digest())
+            parse_cache.store(parsed, grammar.digest())
         sources.append(parsed)
     return sources
 

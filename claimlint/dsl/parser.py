@@ -9,26 +9,26 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import functools
-import hashlib
 import json
 import re
 from decimal import Decimal
-from importlib import resources
 
 import attrs
 import lark
 from lark import Token, Transformer, v_args
 
+from claimlint import grammar
 from claimlint.dsl import limits
 from claimlint.dsl import syntax as s
 from claimlint.errors import Diagnostic, Position, RulebookError
 
-_GRAMMAR = resources.files("claimlint.grammar")
+_GRAMMAR = grammar.FILES
 _TABLES = "rules.tables.json"  # the LALR tables, built once from rules.lark (see write_tables)
 
 
-def _grammar_text() -> str:
-    return _GRAMMAR.joinpath("rules.lark").read_text("utf-8")
+_grammar_text = grammar.text
+_digest = grammar.fingerprint
+grammar_digest = grammar.digest
 
 
 def _build(grammar: str, **options) -> lark.Lark:
@@ -81,10 +81,6 @@ def _close_paren(token: Token) -> Token:
 _CALLBACKS = {"COMMENT": _keep_comment, "LPAR": _open_paren, "RPAR": _close_paren}
 
 
-def _digest(grammar: str) -> str:
-    return hashlib.sha256(grammar.encode("utf-8")).hexdigest()
-
-
 def _to_json(value):
     """Lark's serialised parser as JSON: dicts with non-text keys become tagged pair lists."""
     if isinstance(value, dict):
@@ -122,11 +118,6 @@ def write_tables(path: str | None = None) -> str:
         json.dump(document, out, separators=(",", ":"), sort_keys=True)
         out.write("\n")
     return target
-
-
-@functools.cache
-def grammar_digest() -> str:
-    return _digest(_grammar_text())
 
 
 @functools.cache

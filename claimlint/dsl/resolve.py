@@ -18,7 +18,6 @@ from claimlint.dsl import limits
 from claimlint.dsl import model as m
 from claimlint.dsl import syntax as s
 from claimlint.dsl.functions import NUMERIC, SAME, SIGNATURES
-from claimlint.dsl.parser import parse_cell
 from claimlint.dsl.schema import Field, Role, Schema
 from claimlint.dsl.types import Type, comparable, numeric_result
 from claimlint.errors import Diagnostic, Position, RulebookError
@@ -1022,6 +1021,8 @@ class _Resolver:
         so that its error joins the others."""
         if not isinstance(early, s.Cell) and (early is not None or output):
             return early
+        from claimlint.dsl.parser import parse_cell  # Lark, for the few cells left unread
+
         try:
             return parse_cell(cell, output)
         except RulebookError as err:
