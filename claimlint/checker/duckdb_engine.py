@@ -7,6 +7,7 @@ or as Parquet files read and validated inside DuckDB (checker/columnar_input.py)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 import pyarrow as pa
@@ -55,7 +56,12 @@ class DuckDBEngine(ColumnarEngine):
         only: Iterable[str] | None = None,
     ) -> tuple[int, list[Rejection]]:
         """Parquet files read and validated inside DuckDB; returns rows read and rejections."""
-        read, rejected = load_parquet(self.con, paths, self.rulebook.input, INPUT, mapping)
+        with ThreadPoolExecutor(1) as pool:
+            # The references become Arrow tables next: pyarrow's first conversion of Python
+            # values imports pandas when it is installed (a third of a second of Python).
+            # It happens here, while DuckDB validates the batch without Python's lock.
+            pool.submit(pa.array, [], pa.string())
+            read, rejected = load_parquet(self.con, paths, self.rulebook.input, INPUT, mapping)
         self._prepare_shown(references, only)
         return read, rejected
 
