@@ -572,7 +572,16 @@ def check(
     if explain_line is not None:
         sys.exit(
             _explain_line(
-                rulebook, claims, references, mapping, explain_line, fail_on, out, private
+                rulebook,
+                claims,
+                references,
+                mapping,
+                explain_line,
+                fail_on,
+                out,
+                private,
+                history_path,
+                lock_timeout,
             )
         )
     rejects = _open_rejects(rejects_file)
@@ -1224,16 +1233,23 @@ def _explain_line(
     fail_on: str,
     out: IO[str],
     private: Pseudonymiser | None,
+    history_path: str | None = None,
+    lock_timeout: float = 10.0,
 ) -> int:
-    """`check --explain LINE_ID`: the trace of the line with the interpreter; the exit code
-    of the whole check."""
+    """`check --explain LINE_ID`: the trace of the line with the interpreter (counting the
+    history with --history); the exit code of the whole check."""
     from claimlint.checker.run import expand_inputs, input_format, read_references, read_table
     from claimlint.report.explain import trace_violations
 
     paths = expand_inputs(claims)
     batch = read_table(rulebook.input, paths, input_format(paths), mapping)
     refs = read_references(rulebook, references)
-    text, violations = trace_violations(rulebook, batch, refs, line_id, private)
+    past = None
+    if history_path is not None:
+        from claimlint.checker.history import history_lines
+
+        past = history_lines(history_path, rulebook, batch.rows, lock_timeout)
+    text, violations = trace_violations(rulebook, batch, refs, line_id, private, past)
     out.write(text)
     failed = any(v.severity.rank <= Severity(fail_on).rank for v in violations)
     return EXIT_VIOLATIONS if failed else EXIT_OK

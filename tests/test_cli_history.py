@@ -82,6 +82,19 @@ def test_check_with_history_flags_todays_excess_and_says_so(tmp_path: Path):
     assert record["details"]["history"] == 19
 
 
+def test_explain_counts_the_history_as_the_check_does(tmp_path: Path):
+    run("history", "add", write(tmp_path / "past.csv", "H", 19))
+    write(tmp_path / "today.csv", "T", 2, day="2025-03-06")
+    alone = run("check", "today.csv", "--select", "SNP-CAP", "--explain", "T2")
+    assert alone.exit_code == 0
+    assert "aucune règle ne s'est déclenchée" in alone.stdout
+    traced = run("check", "today.csv", "--history", "--select", "SNP-CAP", "--explain", "T2")
+    assert traced.exit_code == 1
+    assert "(dont 19 déjà facturées d'après l'historique)" in traced.stdout
+    assert "count = 21" in traced.stdout
+    assert "history = 19" in traced.stdout
+
+
 def test_add_on_success_records_a_clean_batch_only(tmp_path: Path):
     write(tmp_path / "clean.csv", "A", 20)
     ok = run("check", "clean.csv", "--history", "--add-on-success", "--select", "SNP-CAP")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claimlint.checker import interpreter, tables
+from claimlint.checker.context import HISTORY_DETAIL
 from claimlint.checker.readers import Batch
 from claimlint.checker.values import french
 from claimlint.checker.violations import Violation, reads_patient
@@ -17,6 +18,9 @@ from claimlint.dsl.resolve import did_you_mean
 from claimlint.dsl.types import Type
 from claimlint.errors import ClaimlintError, Diagnostic
 from claimlint.report.privacy import Pseudonymiser
+
+if TYPE_CHECKING:  # the history store imports DuckDB: only a check with --history needs it
+    from claimlint.checker.history import HistoryLines
 
 # ----------------------------------------------------------------------------- printer
 
@@ -366,6 +370,9 @@ def _trace_rule(
         for key, value in figures:
             shown = french(value, cap_type if key == "cap" else None)
             out.append(f"    {key} = {shown} — {m.GROUP_FIGURES[key]}")
+        for key, value in violation.details:
+            if key == HISTORY_DETAIL:  # check --history
+                out.append(f"    {key} = {value} — lignes comptées venues de l'historique")
     return out
 
 
@@ -397,13 +404,18 @@ def trace_violations(
     references: Mapping[str, Batch] | None,
     line_id: str,
     pseudonymiser: Pseudonymiser | None = None,
+    past: HistoryLines | None = None,
 ) -> tuple[str, list[Violation]]:
     """The trace of `line_id`, and every violation of the batch (for the exit code); with a
-    pseudonymiser, patient identifiers in the trace are pseudonymised."""
+    pseudonymiser, patient identifiers in the trace are pseudonymised; with `past` (what a
+    history store gives for the batch), aggregates count the history as `check` does."""
     references = references or {}
     lines, roles = interpreter.build_lines(rulebook, batch, references)
     line = _find_line(lines, roles, line_id)
-    violations = interpreter.check(rulebook, batch, references)
+    history = {}
+    if past is not None:
+        history = {"context": past.batch, "reads": past.reads, "groups": past.groups}
+    violations = interpreter.check(rulebook, batch, references, **history)
     fired = [v for v in violations if v.line_id is not None and v.line_id == line_id]
     compiler = interpreter.Compiler(rulebook)
     head = f"Ligne {line_id}"
