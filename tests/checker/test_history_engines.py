@@ -11,12 +11,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -92,7 +94,26 @@ def test_aggregate_examples_agree_with_half_in_history(name: str, index: int) ->
     claims = sorted({str(r[claim.name]) for r in batch.rows})
     moved = set(claims[::2])
     today, past = split(batch, {i for i, r in enumerate(batch.rows) if str(r[claim.name]) in moved})
-    agree(book, today, past, refs, example.rules)
+    expected = agree(book, today, past, refs, example.rules)
+    # The same through a real store: the groups it figures, the lines it picks.
+    with tempfile.TemporaryDirectory() as folder:
+        store = Path(folder) / "history.duckdb"
+        history.ensure(store, book.input)
+        if past.rows:
+            stored = Path(folder) / "past.parquet"
+            pq.write_table(arrow_table(book.input, past.rows), stored)
+            history.add(store, book.input, [stored])
+        got = history.history_lines(store, book, today.rows)
+    found = interpreter.check(
+        book,
+        today,
+        refs,
+        only=example.rules,
+        context=got.batch,
+        reads=got.reads,
+        groups=got.groups,
+    )
+    assert found == expected
 
 
 # ------------------------------------------------------------------------------ 2. random
