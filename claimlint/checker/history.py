@@ -575,17 +575,6 @@ def probe_fields(rulebook: m.Rulebook) -> list[str]:
     return [f.name for f in schema.fields if f.name in wanted]
 
 
-def probe(rulebook: m.Rulebook, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
-    """Today's values of probe_fields, as an Arrow table (the columnar engine's probe)."""
-    from claimlint.checker.columnar import arrow_table
-
-    names = set(probe_fields(rulebook))
-    schema = attrs.evolve(
-        rulebook.input, fields=tuple(f for f in rulebook.input.fields if f.name in names)
-    )
-    return arrow_table(schema, rows)
-
-
 def _window(function: str, day: dt.date) -> tuple[dt.date, dt.date]:
     """The first and last days of the ISO week, month or year holding `day`."""
     if function == "iso_week":

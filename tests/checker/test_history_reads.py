@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from claim_rows import rulebook  # tests/checker/claim_rows.py
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -120,6 +121,43 @@ def test_what_the_store_figures_and_picks_rule_by_rule(tmp_path: Path, store: Pa
     rows = picked.batch.rows
     reads = {rule: sorted(rows[i]["line_id"] for i in at) for rule, at in picked.reads.items()}
     assert reads == {"SPIRO-FREQ": ["SA", "SC"]}
+
+
+def test_a_large_batch_reads_the_store_through_subqueries_alike(
+    tmp_path: Path,
+    store: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Today's values go into the SQL as literals up to history.LITERALS of them, through
+    a table of today's values beyond: both ways find the same groups and lines."""
+    past = [
+        *snp("W", 3, "2025-03-03"),
+        {"line_id": "G1", "service_date": "2025-01-13", "setting": "teleconsultation"},
+        {"line_id": "GL", "act_code": "GL1", "patient_id": "PAT", "service_date": "2026-02-03"},
+        {"line_id": "T1", "service_date": "2025-03-05", "act_code": "SNP"},  # today's, stored
+    ]
+    add(store, write_claims(tmp_path / "past.csv", past))
+    today = today_rows(
+        tmp_path,
+        [
+            *snp("T", 2, "2025-03-05"),
+            {"line_id": "TG", "act_code": "GL1", "patient_id": "PAT", "service_date": "2026-06-02"},
+        ],
+    )
+
+    def fetched() -> tuple:
+        with history.open_store(store, rulebook().input, write=False) as opened:
+            got = history.fetch_lines(opened, rulebook(), today)
+        lines = {
+            rule: sorted(got.batch.rows[i]["line_id"] for i in at) for rule, at in got.reads.items()
+        }
+        return got.groups, lines
+
+    literal = fetched()
+    monkeypatch.setattr(history, "LITERALS", 0)
+    assert fetched() == literal
+    # Today's stored copy of T1 is left out: the SNP week counts W1-W3 from the history.
+    assert literal[0]["SNP-CAP"][("P1", "2025-W10")].total == 3
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
