@@ -1246,7 +1246,7 @@ def _explain_line(
     refs = read_references(rulebook, references)
     past = None
     if history_path is not None:
-        from claimlint.checker.history import history_lines
+        from claimlint.checker.history_reads import history_lines
 
         past = history_lines(history_path, rulebook, batch.rows, lock_timeout)
     text, violations = trace_violations(rulebook, batch, refs, line_id, private, past)

@@ -53,7 +53,7 @@ class HistorySource:
 @attrs.frozen
 class GroupHistory:
     """What the history holds of one group of an aggregate, figured in the store when the
-    rule's population, count and keys read nothing but the line (see history.summarised):
+    rule's population, count and keys read nothing but the line (see history_reads.summarised):
     how many lines of its population (`total`), the first of them in chronological order
     (`first`, a row of the input schema: the cap is read on the group's first line), and the
     chronological keys of its counted lines, sorted. A yearly cap then brings a few hundred

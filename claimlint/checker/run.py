@@ -354,7 +354,7 @@ def check_files(
         con = con if con is not None else connect(memory_limit)
         engine_ = DuckDBEngine(rulebook, con)
         if history:
-            from claimlint.checker.history import source
+            from claimlint.checker.history_reads import source
 
             engine_.history = source(history, rulebook, lock_timeout)
         if fmt == "parquet":
@@ -397,7 +397,7 @@ def _check_with_history(
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from claimlint.checker.history import history_lines
+    from claimlint.checker.history_reads import history_lines
 
     batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit, con)
     scanning = threading.Event()

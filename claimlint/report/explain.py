@@ -20,7 +20,7 @@ from claimlint.errors import ClaimlintError, Diagnostic
 from claimlint.report.privacy import Pseudonymiser
 
 if TYPE_CHECKING:  # the history store imports DuckDB: only a check with --history needs it
-    from claimlint.checker.history import HistoryLines
+    from claimlint.checker.history_reads import HistoryLines
 
 # ----------------------------------------------------------------------------- printer
 

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 from claim_rows import DEFAULTS, rulebook  # tests/checker/claim_rows.py
 
-from claimlint.checker import history
+from claimlint.checker import history, history_reads
 from claimlint.checker.columnar import arrow_table
 from claimlint.checker.run import CheckRun, check_files
 from claimlint.errors import ClaimlintError
@@ -210,7 +210,7 @@ def test_only_the_groups_and_periods_today_touches_are_fetched(tmp_path: Path, s
             # TLC-CAP also counts the year's consultations; TLC-DEROG (no cap) reads nothing.
             (rulebook(), ["G1", "W1", "W2"]),
         ]:
-            fetched = history.fetch(opened, book, arrow_table(book.input, probe))
+            fetched = history_reads.fetch(opened, book, arrow_table(book.input, probe))
             assert sorted(fetched.column("line_id").to_pylist()) == expected
 
 

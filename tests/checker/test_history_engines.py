@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claimlint.checker import examples, history, interpreter
+from claimlint.checker import examples, history, history_reads, interpreter
 from claimlint.checker.columnar import arrow_table
 from claimlint.checker.context import HistorySource
 from claimlint.checker.duckdb_engine import DuckDBEngine
@@ -44,7 +44,7 @@ def duckdb_check(
     book: m.Rulebook, today: Batch, past: Batch, refs: Mapping[str, Batch], only
 ) -> list[Violation]:
     source = HistorySource(
-        tuple(history.probe_fields(book)), lambda probe: arrow_table(book.input, past.rows)
+        tuple(history_reads.probe_fields(book)), lambda probe: arrow_table(book.input, past.rows)
     )
     engine = DuckDBEngine(book)
     engine.history = source
@@ -103,7 +103,7 @@ def test_aggregate_examples_agree_with_half_in_history(name: str, index: int) ->
             stored = Path(folder) / "past.parquet"
             pq.write_table(arrow_table(book.input, past.rows), stored)
             history.add(store, book.input, [stored])
-        got = history.history_lines(store, book, today.rows)
+        got = history_reads.history_lines(store, book, today.rows)
     found = interpreter.check(
         book,
         today,

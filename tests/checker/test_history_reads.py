@@ -2,7 +2,7 @@
 reads only the lines the store picked for it, with only the columns the counting rules read.
 
 1. Random batches split between a real store and today: the interpreter given what the store
-   picked (`history.fetch_lines`) finds exactly what it finds given the whole history.
+   picked (`history_reads.fetch_lines`) finds exactly what it finds given the whole history.
 2. What the store figures (groups) and picks (lines), rule by rule, on a small history.
 3. A cap read on a group's first line when that line is in the history, as figured by the
    store (dated caps).
@@ -25,7 +25,7 @@ from test_engines_agree import DATED_CAP_RULEBOOK, dated_cap_rows, make_batch
 from test_history import add, snp, store, today_rows, write_claims  # noqa: F401 (fixture)
 from test_history_engines import RANDOM_RULES, claim_lines, providers, write_csv
 
-from claimlint.checker import history, interpreter
+from claimlint.checker import history, history_reads, interpreter
 from claimlint.checker.readers import Batch
 from claimlint.checker.run import read_table
 from claimlint.dsl import model as m
@@ -50,7 +50,7 @@ def test_the_lines_the_store_picks_give_the_same_violations(
             history.add(store, book.input, [write_csv(work / "past.csv", past)])
             whole = read_table(book.input, [work / "past.csv"], "csv")
         batch = read_table(book.input, [write_csv(work / "today.csv", today)], "csv")
-        picked = history.history_lines(store, book, batch.rows)
+        picked = history_reads.history_lines(store, book, batch.rows)
     expected = interpreter.check(book, batch, providers(), only=RANDOM_RULES, context=whole)
     found = interpreter.check(
         book,
@@ -94,7 +94,7 @@ def test_what_the_store_figures_and_picks_rule_by_rule(tmp_path: Path, store: Pa
         ],
     )
     with history.open_store(store, rulebook().input, write=False) as opened:
-        picked = history.fetch_lines(opened, rulebook(), today)
+        picked = history_reads.fetch_lines(opened, rulebook(), today)
 
     # The rules reading only the line's columns are figured in the store, group by group:
     # how many lines, the first one, when the counted ones were billed.
@@ -128,7 +128,7 @@ def test_a_large_batch_reads_the_store_through_subqueries_alike(
     store: Path,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ):
-    """Today's values go into the SQL as literals up to history.LITERALS of them, through
+    """Today's values go into the SQL as literals up to history_reads.LITERALS of them, through
     a table of today's values beyond: both ways find the same groups and lines."""
     past = [
         *snp("W", 3, "2025-03-03"),
@@ -147,14 +147,14 @@ def test_a_large_batch_reads_the_store_through_subqueries_alike(
 
     def fetched() -> tuple:
         with history.open_store(store, rulebook().input, write=False) as opened:
-            got = history.fetch_lines(opened, rulebook(), today)
+            got = history_reads.fetch_lines(opened, rulebook(), today)
         lines = {
             rule: sorted(got.batch.rows[i]["line_id"] for i in at) for rule, at in got.reads.items()
         }
         return got.groups, lines
 
     literal = fetched()
-    monkeypatch.setattr(history, "LITERALS", 0)
+    monkeypatch.setattr(history_reads, "LITERALS", 0)
     assert fetched() == literal
     # Today's stored copy of T1 is left out: the SNP week counts W1-W3 from the history.
     assert literal[0]["SNP-CAP"][("P1", "2025-W10")].total == 3
@@ -169,7 +169,7 @@ def test_a_cap_read_on_a_first_line_in_the_history(to_history: set[int]) -> None
         work = Path(folder)
         (work / "caps.rules").write_text(DATED_CAP_RULEBOOK, encoding="utf-8")
         book = load(str(work / "caps.rules"))
-        assert all(history.summarised(rule) for rule in book.rules)
+        assert all(history_reads.summarised(rule) for rule in book.rules)
         rows = dated_cap_rows()
         past = [row for n, row in enumerate(rows) if n in to_history]
         today = [row for n, row in enumerate(rows) if n not in to_history]
@@ -179,7 +179,7 @@ def test_a_cap_read_on_a_first_line_in_the_history(to_history: set[int]) -> None
             history.add(store, book.input, [write_rows(work / "past.csv", book, past)])
         batch = read_table(book.input, [write_rows(work / "today.csv", book, today)], "csv")
         whole = make_batch(book, "claims", past)
-        picked = history.history_lines(store, book, batch.rows)
+        picked = history_reads.history_lines(store, book, batch.rows)
     expected = interpreter.check(book, batch, {}, context=whole)
     found = interpreter.check(
         book, batch, {}, context=picked.batch, reads=picked.reads, groups=picked.groups
