@@ -250,7 +250,8 @@ def _candidates(
     line of the period, so each column is tested once, for every rule keyed on it. Every
     line of a group today's lines touch is a candidate; each rule then reads candidates.
     `on_scan` is called as the scan starts (DuckDB then works without Python's lock)."""
-    found = [r for r in rules if (span := _windows(r, values)) is None or span[1]]
+    spans = {r.id: _windows(r, values) for r in rules}
+    found = [r for r in rules if spans[r.id] is None or spans[r.id][1]]
     keyed: dict[str, exp.Expression] = {}
     unkeyed = False
     for rule in found:
@@ -264,10 +265,10 @@ def _candidates(
         where: exp.Expression = exp.false()
     else:
         where = exp.true() if unkeyed else exp.or_(*keyed.values(), copy=False)
-    spans = [_windows(r, values) for r in found]
-    if spans and None not in spans and len({date for date, _ in spans}) == 1:
-        windows = _merged({w for _, span in spans for w in span})
-        where = exp.and_(_within(spans[0][0], windows), where, copy=False)
+    kept = [spans[r.id] for r in found]
+    if kept and None not in kept and len({date for date, _ in kept}) == 1:
+        windows = _merged({w for _, span in kept for w in span})
+        where = exp.and_(_within(kept[0][0], windows), where, copy=False)
     query = exp.select(
         exp.alias_(ROWID, "_id", quoted=True),
         *(store.column(store.schema.field(name)) for name in columns),
@@ -388,13 +389,17 @@ ORDER_ROLES = (Role.LINE, Role.DATE, Role.TIME, Role.YEAR)  # what Roles.chronol
 
 
 def _summaries(
-    store: Store, rulebook: m.Rulebook, rules: Sequence[m.Rule], values: Values
+    store: Store,
+    rulebook: m.Rulebook,
+    rules: Sequence[m.Rule],
+    values: Values,
+    read: Sequence[str],
 ) -> dict[str, dict[tuple, GroupHistory]]:
-    """Each summarised rule's groups as the history holds them (see `_summary_query`)."""
+    """Each summarised rule's groups as the history holds them (see `_summary_query`);
+    `read` are the candidates' columns."""
     from claimlint.checker.interpreter import Roles
 
     roles = Roles.of(store.schema)
-    read = read_columns(rulebook)
     empty = dict.fromkeys(store.schema.names)
     found: dict[str, dict[tuple, GroupHistory]] = {}
     for rule in rules:
@@ -587,8 +592,9 @@ def fetch_lines(
     schema = store.schema
     read = read_columns(rulebook)
     rules = _candidates(store, list(filter(counts_history, rulebook.rules)), values, read, on_scan)
-    groups = _summaries(store, rulebook, [r for r in rules if summarised(r)], values)
-    if not _picked(store, [r for r in rules if not summarised(r)], values, read):
+    figured = {r.id for r in rules if summarised(r)}
+    groups = _summaries(store, rulebook, [r for r in rules if r.id in figured], values, read)
+    if not _picked(store, [r for r in rules if r.id not in figured], values, read):
         return HistoryLines(Batch(schema, str(store.path), (), (), (), 0), {}, groups)
     empty = dict.fromkeys(schema.names)
     lines, position = [], {}

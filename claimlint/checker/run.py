@@ -405,8 +405,8 @@ def _check_with_history(
         fetched = pool.submit(
             history_lines, history, rulebook, batch.rows, lock_timeout, scanning.set
         )
-        while not scanning.wait(0.005) and not fetched.done():
-            pass
+        fetched.add_done_callback(lambda _: scanning.set())  # failed before its scan
+        scanning.wait()
         refs = read_references(rulebook, references or {})
         past = fetched.result()
     violations = interpreter.check(
