@@ -1,17 +1,19 @@
 """The columnar plan: the rule model as SQL statements, for any SQL engine sqlglot speaks.
 
-Lines are loaded once into a base relation: input columns, reference columns with their
-defaults, the line's date, one column per `claim has` condition, and one flag column per
-line rule and per U/A table call the analysis cannot prove unbreakable (the line-rule scan
-is part of that one pass); the lines some flag marks are copied to a small table. Each rule
-is then one query: a line rule reads its lines there; an aggregate rule finds the groups that
-may break their cap with a hash aggregate, then ranks only their lines with one window.
-Flagged lines come back with the values their record needs and go through the same
-`make_violation` as the interpreter's, so every engine writes the same bytes; the next rule's
-query runs while Python builds this rule's records.
+Three relations are built once. LINES: the input lines with their reference columns (defaults
+applied) and their date. CLAIMS: one row per claim with one column per `claim has`
+condition. FLAGGED: the few lines some line rule or U/A table call the analysis cannot prove
+unbreakable flags, picked out by one scan that computes every flag (LINES joined with CLAIMS,
+the flags as columns of BASE). Each rule is then one query: a line rule reads its lines in
+FLAGGED; an aggregate rule reads LINES (joined with CLAIMS only if it tests a claim), finds
+the groups that may break their cap with a hash aggregate, then ranks only their lines with
+one window. Flagged lines come back with the values their record needs and go through the
+same `make_violation` as the interpreter's, so every engine writes the same bytes; the next
+rule's query runs while Python builds this rule's records.
 
 An engine subclass says how to run SQL (its dialect, how to register an Arrow table, how to
-materialise a query as a table, how to fetch rows); the statements are the same for all.
+materialise a query as a table or name it as a view, how to fetch rows); the statements are
+the same for all.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ from claimlint.dsl.schema import Role, Schema
 from claimlint.dsl.types import Type
 
 INPUT = "claimlint_input"
-BASE = "claimlint_base"
+LINES = "claimlint_lines"  # input lines, reference columns, date
+CLAIMS = "claimlint_claims"  # each claim's `claim has` flags
+BASE = "claimlint_base"  # LINES with their claim's flags and every line-rule flag
 FLAGGED = "claimlint_flagged"  # the base lines some line rule or table conflict flags
 CONTEXT = "claimlint_context"  # history lines (checker/context.py)
 IS_CONTEXT = "_context"
@@ -130,6 +134,10 @@ class ColumnarEngine:
         """Create (or replace) the temporary table `name` holding the query's rows."""
         raise NotImplementedError
 
+    def _view(self, name: str, query: exp.Expression) -> None:
+        """Name a query whose rows each reader computes again (a table by default)."""
+        self._materialize(name, query)
+
     def _fetch(self, query: exp.Expression) -> list[tuple]:
         raise NotImplementedError
 
@@ -154,10 +162,17 @@ class ColumnarEngine:
             self._load_context(self.history)
         if self._uses_calendar():
             self._load_calendar()
-        self._materialize(BASE, self._base())
+        # Without a line id, lines are told apart by their input position: numbered once.
+        if self.roles[Role.LINE]:
+            self._view(LINES, self._lines())
+        else:
+            self._materialize(LINES, self._lines())
+        if self.claim_flags:
+            self._materialize(CLAIMS, self._claims())
         # Line rules and table conflicts read only the lines their flag marks: a few
-        # thousand in a million. One scan picks them all out, so each rule's query reads a
-        # small table instead of the whole base.
+        # thousand in a million. One scan computes every flag and keeps those lines; the
+        # flags of the other lines are never stored.
+        self._view(BASE, self._base())
         flags = sorted(set(self._flag.values()))
         if flags:
             picked = or_(*(col(f) for f in flags))
@@ -250,47 +265,54 @@ class ColumnarEngine:
             )
         return joined.select(alias(sql.day_expr(self.rulebook.input, "i"), DAY), copy=False)
 
-    def _base(self) -> exp.Expression:
-        """The base relation: joined lines, claim flags, and the scan's flag columns."""
-        # "j".*, not *: the claim flags' join key would come twice (Spark refuses that).
-        every = exp.Column(this=exp.Star(), table=exp.to_identifier("j", quoted=True))
-        lines = exp.select(every, copy=False).from_(
-            alias(exp.Subquery(this=self._joined()), "j"), copy=False
-        )
-        if not self.roles[Role.LINE]:  # no line id: the input order tells lines apart
-            lines = lines.select(alias(exp.Window(this=exp.RowNumber()), CHRONO), copy=False)
+    def _lines(self) -> exp.Expression:
+        """LINES: the joined lines, numbered in input order when there is no line id."""
+        joined = self._joined()
+        if not self.roles[Role.LINE]:
+            joined = joined.select(alias(exp.Window(this=exp.RowNumber()), CHRONO), copy=False)
+        return joined
+
+    def _claims(self) -> exp.Expression:
+        """CLAIMS: every `claim has` condition aggregated per claim, in one pass. A claim is
+        today's or the history's: the two never share a `claim has`."""
         claim = self.roles[Role.CLAIM]
-        if self.claim_flags:
-            # One pass over the claims: every `claim has` condition aggregated per claim. The
-            # joined lines are spelt twice rather than shared, so nothing is materialised.
-            # Reference tables are joined there only if a condition reads them.
-            read = any(
-                isinstance(node, m.FieldRef) and node.table is not None
-                for condition in self.claim_flags
-                for node in m.walk(condition)
-            )
-            flags = exp.select(col(claim), copy=False).from_(
-                alias(exp.Subquery(this=self._joined(references=read)), "j"), copy=False
-            )
-            # A claim is today's or the history's: the two never share a `claim has`.
-            sides = [col(IS_CONTEXT)] if self.history is not None else []
-            flags = flags.select(*(c.copy() for c in sides), copy=False).group_by(
-                col(claim), *sides, copy=False
-            )
-            for condition, name in self.claim_flags.items():
-                flag = exp.func("bool_or", self.exprs.condition(condition.condition))
-                flags = flags.select(alias(flag, name), copy=False)
-                lines = lines.select(col(name, "f"), copy=False)
-            same = [exp.EQ(this=col(claim, "j"), expression=col(claim, "f"))]
-            same += [exp.EQ(this=col(c.name, "j"), expression=col(c.name, "f")) for c in sides]
-            lines = lines.join(
-                alias(exp.Subquery(this=flags), "f"),
-                on=and_(*same),
-                join_type="left",
-                copy=False,
-            )
+        # Reference tables are joined there only if a condition reads them.
+        read = any(
+            isinstance(node, m.FieldRef) and node.table is not None
+            for condition in self.claim_flags
+            for node in m.walk(condition)
+        )
+        sides = [col(IS_CONTEXT)] if self.history is not None else []
+        flags = (
+            exp.select(col(claim), *(c.copy() for c in sides), copy=False)
+            .from_(alias(exp.Subquery(this=self._joined(references=read)), "j"), copy=False)
+            .group_by(col(claim), *sides, copy=False)
+        )
+        for condition, name in self.claim_flags.items():
+            flag = exp.func("bool_or", self.exprs.condition(condition.condition))
+            flags = flags.select(alias(flag, name), copy=False)
+        return flags
+
+    def _with_claims(self, names: Iterable[str] = ()) -> exp.Select:
+        """LINES, with those of the claim flags `names` that exist, read on each line's claim."""
+        # "l".*, not *: the join key would come twice (Spark refuses that).
+        every = exp.Column(this=exp.Star(), table=exp.to_identifier("l", quoted=True))
+        lines = exp.select(every, copy=False).from_(alias(exp.to_table(LINES), "l"), copy=False)
+        wanted = [n for n in self.claim_flags.values() if n in names]
+        if not wanted:
+            return lines
+        claim = self.roles[Role.CLAIM]
+        keys = [claim] + ([IS_CONTEXT] if self.history is not None else [])
+        same = and_(*(exp.EQ(this=col(k, "l"), expression=col(k, "f")) for k in keys))
+        return lines.select(*(col(n, "f") for n in wanted), copy=False).join(
+            alias(exp.to_table(CLAIMS), "f"), on=same, join_type="left", copy=False
+        )
+
+    def _base(self) -> exp.Expression:
+        """BASE: the lines with their claim flags and the scan's flag columns."""
+        lines = self._with_claims(self.claim_flags.values())
         return exp.select(exp.Star(), *self._scan_flags(), copy=False).from_(
-            alias(exp.Subquery(this=lines), "l"), copy=False
+            alias(exp.Subquery(this=lines), "j"), copy=False
         )
 
     def _scan_flags(self) -> list[exp.Expression]:
@@ -429,27 +451,28 @@ class ColumnarEngine:
         assert agg is not None
         keys = [f"_k{i}" for i in range(len(agg.keys))]
         history = self._counts_history(rule)
+        values = self._values(rule, shape)
+        # The lines, with the claim flags the rule reads (most aggregates read none).
+        read = {c.name for v in values for c in v.find_all(exp.Column)}
 
         def population() -> exp.Select:
             counted = self.exprs.condition(agg.counted) if agg.counted else exp.true()
             cap = self.exprs.compile(agg.cap) if agg.cap else exp.null()
-            pop = (
-                exp.select(
-                    exp.Star(),
-                    *(
-                        alias(self.exprs.compile(k), name)
-                        for k, name in zip(agg.keys, keys, strict=True)
-                    ),
-                    alias(counted, "_counted"),
-                    alias(cap, "_cap_line"),
-                    copy=False,
-                )
-                .from_(BASE, copy=False)
-                .where(sql.applies(self.exprs, self.rulebook.input, rule), copy=False)
-            )
+            pop = exp.select(
+                exp.Star(),
+                *(
+                    alias(self.exprs.compile(k), name)
+                    for k, name in zip(agg.keys, keys, strict=True)
+                ),
+                alias(counted, "_counted"),
+                alias(cap, "_cap_line"),
+                copy=False,
+            ).where(sql.applies(self.exprs, self.rulebook.input, rule), copy=False)
             if self.history is not None and not history:  # a rule of today's lines only
                 pop = pop.where(not_(col(IS_CONTEXT)), copy=False)
-            return pop
+            names = read | {c.name for c in pop.find_all(exp.Column)}
+            source = exp.Subquery(this=self._with_claims(names))
+            return pop.from_(alias(source, "b"), copy=False)
 
         def ones(test: exp.Expression) -> exp.Expression:
             return (
@@ -542,7 +565,7 @@ class ColumnarEngine:
         period = [col(keys[agg.period_key])] if agg.period_key is not None else []
         return (
             exp.select(
-                *self._values(rule, shape),
+                *values,
                 col("_count"),
                 col("_total"),
                 col("_cap"),

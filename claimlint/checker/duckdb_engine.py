@@ -88,9 +88,15 @@ class DuckDBEngine(ColumnarEngine):
         self.con.register(name, table)
 
     def _materialize(self, name: str, query: exp.Expression) -> None:
+        self._create(name, query, "TABLE")
+
+    def _view(self, name: str, query: exp.Expression) -> None:
+        self._create(name, query, "VIEW")
+
+    def _create(self, name: str, query: exp.Expression, kind: str) -> None:
         statement = exp.Create(
             this=exp.to_table(name),
-            kind="TABLE",
+            kind=kind,
             expression=query,
             properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
             replace=True,

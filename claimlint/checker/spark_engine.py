@@ -274,6 +274,9 @@ class SparkEngine(ColumnarEngine):
         if previous is not None:
             previous.unpersist()
 
+    def _view(self, name: str, query: exp.Expression) -> None:
+        self.spark.sql(spark_sql(query)).createOrReplaceTempView(name)
+
     def _fetch(self, query: exp.Expression) -> list[tuple]:
         return [tuple(row) for row in self.spark.sql(spark_sql(query)).collect()]
 
