@@ -167,8 +167,9 @@ def _matches(name: str, pattern: str) -> exp.Expression:
 
 def cell_reason(
     field: Field, name: str, typed_value: exp.Expression, source_type: str
-) -> exp.Expression:
-    """NULL when the cell is fine, else the French reason, worded as the CSV reader's."""
+) -> exp.Expression | None:
+    """NULL when the cell is fine, else the French reason, worded as the CSV reader's; None
+    when no cell of the column can be wrong (an optional typed column)."""
     typed = not source_type.startswith("VARCHAR")
     empty = _empty(name, typed)
     shown = exp.func("left", _trimmed(name), exp.Literal.number(40))
@@ -219,8 +220,28 @@ def cell_reason(
         invalid = _said(shown, f"{word} invalide", f" ({EXPECTED[field.type]})")
     else:
         invalid = _said(shown, f"{word} invalide", "")
+    if _always_parses(field, source_type):  # the usual typed file: no test per cell
+        return case if case.args.get("ifs") else None
     bad = and_(filled, exp.Is(this=typed_value, expression=exp.null()))
     return case.when(bad, invalid, copy=False)
+
+
+# What a typed column of the file holds, as the DuckDB type name of each field type.
+SAME_TYPE = {Type.DATE: "DATE", Type.TIME: "TIME", Type.BOOLEAN: "BOOLEAN"}
+
+
+def _always_parses(field: Field, source_type: str) -> bool:
+    """Whether every filled cell of the column has a value of the field's type: text without
+    a list of allowed values, or a typed column whose every value converts."""
+    if field.allowed is not None:
+        return False
+    if field.type is Type.TEXT:
+        return True
+    if field.type is Type.INTEGER:
+        return source_type in FITTING_INTEGERS
+    if field.type in PLACES:
+        return _always_fits(source_type, PLACES[field.type], DIGITS - PLACES[field.type])
+    return SAME_TYPE.get(field.type) == source_type
 
 
 def require_columns(
@@ -322,7 +343,9 @@ def _load(
             values.append(exp.alias_(literal(f.default, f.type), f.name, quoted=True))
             continue
         value = cell_value(f, f.name, types[f.name])
-        reasons.append((f, cell_reason(f, f.name, value.copy(), types[f.name])))
+        reason = cell_reason(f, f.name, value.copy(), types[f.name])
+        if reason is not None:
+            reasons.append((f, reason))
         if f.default is not None:
             value = exp.Coalesce(this=value, expressions=[literal(f.default, f.type)])
         values.append(alias(exp.cast(value, sql_type(f.type), copy=False), f.name))

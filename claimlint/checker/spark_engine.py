@@ -341,16 +341,21 @@ def load_parquet(
             continue
         kind = source_types[names[f.name]]
         value = cell_value(f, f.name, kind)
-        reasons.append((f, cell_reason(f, f.name, value.copy(), kind)))
+        reason = cell_reason(f, f.name, value.copy(), kind)
+        if reason is not None:
+            reasons.append((f, reason))
         if f.default is not None:
             value = exp.Coalesce(this=value, expressions=[literal(f.default, f.type)])
         values.append(sql.alias(exp.cast(value, sql_type(f.type)), f.name))
-    reason = exp.Coalesce(this=reasons[0][1], expressions=[r for _, r in reasons[1:]])
-    column = exp.Case()
-    for f, r in reasons:
-        column = column.when(
-            exp.not_(exp.Is(this=r.copy(), expression=exp.null())), literal(f.name)
-        )
+    reason: exp.Expression = exp.cast(exp.null(), "STRING")  # no cell can be wrong
+    column: exp.Expression = reason.copy()
+    if reasons:
+        reason = exp.Coalesce(this=reasons[0][1], expressions=[r for _, r in reasons[1:]])
+        column = exp.Case()
+        for f, r in reasons:
+            column = column.when(
+                exp.not_(exp.Is(this=r.copy(), expression=exp.null())), literal(f.name)
+            )
     staged = exp.select(
         *values,
         sql.alias(col("file_path", "s"), FILE),

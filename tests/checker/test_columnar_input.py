@@ -98,3 +98,50 @@ def test_a_decimal_column_that_always_fits_needs_no_text_check(
     pq.write_table(table, tmp_path / "typed.parquet")
     read, rejected = DuckDBEngine(book).load_parquet([str(tmp_path / "typed.parquet")], {})
     assert (read, rejected) == (2, [])
+
+
+def _reason_sql(name: str, source_type: str) -> str | None:
+    from claimlint.checker.columnar_input import cell_reason, cell_value
+
+    field = load("convention-2024").input.field(name)
+    value = cell_value(field, name, source_type)
+    reason = cell_reason(field, name, value, source_type)
+    return None if reason is None else reason.sql("duckdb")
+
+
+def test_a_typed_column_whose_every_value_converts_is_tested_only_for_emptiness() -> None:
+    # An optional column of the field's own type: no test at all.
+    assert _reason_sql("service_time", "TIME") is None
+    assert _reason_sql("quantity", "BIGINT") is None
+    # A required one: only the empty cell.
+    required = _reason_sql("service_date", "DATE")
+    assert required is not None and "champ obligatoire vide" in required
+    assert "date invalide" not in required
+    # Text, or a type that may not convert, or a list of allowed values: every test stays.
+    assert "date invalide" in (_reason_sql("service_date", "VARCHAR") or "")
+    assert "trop grand" in (_reason_sql("quantity", "HUGEINT") or "")
+    assert "valeur non admise" in (_reason_sql("setting", "VARCHAR") or "")
+
+
+def test_typed_columns_still_reject_empty_required_and_oversized_cells(tmp_path: Path) -> None:
+    book = load("convention-2024")
+    rows = _rows()[12:14]
+    rows.append({**rows[1], "line_id": "L-TROIS"})
+    table = pa.table({n: [r[n] for r in rows] for n in rows[0]})
+    typed = {
+        "service_date": pa.array([None, "2025-03-04", "2025-03-04"]).cast(pa.date32()),
+        "service_time": pa.array([None, None, None], pa.time64("us")),
+        "quantity": pa.array([1, 1, 10**20], pa.decimal128(38, 0)),
+    }
+    for name, values in typed.items():
+        table = table.set_column(table.schema.get_field_index(name), name, values)
+    pq.write_table(table, tmp_path / "typed.parquet")
+    engine = DuckDBEngine(book)
+    read, rejected = engine.load_parquet([str(tmp_path / "typed.parquet")], {})
+    assert read == 3
+    assert [(r.line, r.column, r.reason) for r in rejected] == [
+        (1, "service_date", "champ obligatoire vide"),
+        (3, "quantity", "entier invalide « 100000000000000000000 » (trop grand)"),
+    ]
+    kept = engine.con.execute("SELECT service_time, quantity FROM claimlint_input").fetchall()
+    assert kept == [(None, 1)]
