@@ -8,9 +8,13 @@ from typing import Any
 
 from claimlint.dsl.types import Type
 
+CENT = Decimal("0.01")
+
 
 def french(value: Any, type_: Type | None = None) -> str:
     """A value for a French message; decimals that are not money print without padding."""
+    if type(value) is str:  # most placeholders: codes and identifiers
+        return value
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -30,13 +34,16 @@ def french(value: Any, type_: Type | None = None) -> str:
 
 def euros(value: Decimal) -> str:
     """A decimal with a decimal comma and at least two places: 15,00 ; -3,50 ; 0,125."""
-    if value == value.quantize(Decimal("0.01")):
-        value = value.quantize(Decimal("0.01"))
+    cents = value.quantize(CENT)
+    if value == cents:
+        value = cents
     return f"{value:f}".replace(".", ",")
 
 
 def plain(value: Any) -> Any:
     """A value as JSON carries it: decimals as strings, dates and times in ISO form."""
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, Decimal):
         return f"{value:f}"
     if isinstance(value, dt.date | dt.time):
@@ -44,3 +51,6 @@ def plain(value: Any) -> Any:
             value.isoformat(timespec="minutes") if isinstance(value, dt.time) else value.isoformat()
         )
     return value
+
+
+_AS_IS = frozenset({str, int, bool, type(None)})  # what JSON carries unchanged

@@ -95,6 +95,7 @@ class _Plan:
     cap_type: Type | None
     # The message: text, or (placeholder name, is a figure, type to print it as).
     parts: tuple[str | tuple[str, bool, Type | None], ...]
+    let_names: tuple[str, ...]
     let_types: tuple[Type, ...]
     patient_names: frozenset[str]  # placeholders that read a patient field
     patient_lets: tuple[int, ...]  # positions of the lets that do
@@ -114,6 +115,7 @@ class _Plan:
             rule,
             cap_type,
             tuple(parts),
+            tuple(name for name, _ in rule.lets),
             tuple(expr.type for _, expr in rule.lets),
             frozenset(
                 p.name
@@ -144,13 +146,13 @@ def canonical(value: Any, type_: Type | None) -> Any:
     """One spelling per value whatever the engine: money to cents, decimals without padding."""
     if value is None or type_ is None:
         return value
+    if type_ is Type.INTEGER:
+        return value if type(value) is int else int(value)
     if type_ is Type.MONEY:
         return m.money(Decimal(value))
     if type_ is Type.DECIMAL:
         d = Decimal(value).normalize()
         return d.quantize(Decimal(1)) if d == d.to_integral_value() else d
-    if type_ is Type.INTEGER:
-        return int(value)
     return value
 
 
@@ -182,20 +184,24 @@ def make_violation(
 ) -> Violation:
     """The record of a flagged line (or group), the same bytes whichever engine found it."""
     plan = _plan(rule)
-    figures = {
-        k: canonical(v, plan.cap_type if k == "cap" else FIGURE_TYPES[k])
-        for k, v in figures.items()
-    }
-    details: list[tuple[str, Any]] = [
-        (name, canonical(value, type_))
-        for (name, _), type_, value in zip(rule.lets, plan.let_types, lets, strict=True)
-    ]
-    details += figures.items()
-    details += [(f"{table}.rows", [int(r) for r in rows]) for table, rows in table_rows]
+    details: list[tuple[str, Any]] = []
+    if lets or plan.let_types:
+        details = [
+            (name, canonical(value, type_))
+            for name, type_, value in zip(plan.let_names, plan.let_types, lets, strict=True)
+        ]
+    if figures:
+        figures = {
+            k: canonical(v, plan.cap_type if k == "cap" else FIGURE_TYPES[k])
+            for k, v in figures.items()
+        }
+        details += figures.items()
+    if table_rows:
+        details += [(f"{table}.rows", [int(r) for r in rows]) for table, rows in table_rows]
     shown: dict[str, str] = {}  # placeholders as the message prints them
     message = []
     for part in plan.parts:
-        if isinstance(part, str):
+        if type(part) is str:
             message.append(part)
         else:
             name, figure, type_ = part
@@ -203,8 +209,11 @@ def make_violation(
             if not figure:
                 shown[name] = text
             message.append(text)
-    patients = {shown[n] for n in plan.patient_names if placeholders[n] is not None}
-    patients.update(str(lets[i]) for i in plan.patient_lets if lets[i] is not None)
+    patients: set[str] = set()
+    if plan.patient_names or plan.patient_lets:
+        patients = {shown[n] for n in plan.patient_names if placeholders[n] is not None}
+        patients.update(str(lets[i]) for i in plan.patient_lets if lets[i] is not None)
+        patients.discard("")
     line_level = not group_level
     return Violation(
         rule=rule.id,
@@ -219,5 +228,5 @@ def make_violation(
         source=rule.source,
         location=rule.location,
         details=tuple(details),
-        patients=tuple(sorted(patients - {""})),
+        patients=tuple(sorted(patients)),
     )

@@ -552,6 +552,9 @@ class Rulebook:
         return next((r for r in self.references if r.name == name), None)
 
 
+_CENT = Decimal("0.01")
+
+
 def money(value: Decimal | int) -> Decimal:
     """Money to two places, exactly."""
-    return Decimal(value).quantize(Decimal("0.01"))
+    return Decimal(value).quantize(_CENT)
