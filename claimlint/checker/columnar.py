@@ -419,9 +419,6 @@ class ColumnarEngine:
                 table = self.rulebook.tables[call.table]
                 tables.evaluate(table, list(found[0]))  # raises the interpreter's own error
 
-    def run_rule(self, rule: m.Rule) -> list[Violation]:
-        return self._records(rule, self._rows(rule))
-
     def _rows(self, rule: m.Rule) -> list[tuple]:
         """The engine's part of a rule: its flagged rows (raises on a broken table)."""
         self._check_conflicts(rule)
