@@ -216,8 +216,9 @@ def spark_sql(tree: exp.Expression) -> str:
 
 # ------------------------------------------------------------------------------ the engine
 class SparkEngine(ColumnarEngine):
-    """One check on a SparkSession: the base relation cached on the executors, one Spark
-    job per rule; only flagged lines travel back to the driver."""
+    """One check on a SparkSession: the claim flags and the flagged lines cached on the
+    executors (with a validated Parquet input; the lines and their references are a view
+    over it), one Spark job per rule; only flagged lines travel back to the driver."""
 
     dialect = DIALECT
 
