@@ -314,6 +314,15 @@ GROUP_FIGURES = {
 
 PERIOD_FUNCTIONS = ("iso_week", "month", "year")
 
+# What a group figure needs, said when a message names one its rule does not compute.
+FIGURE_NEEDS = {
+    **dict.fromkeys(
+        ("cap", "allowed", "excess", "rank"),
+        "un plafond « at most » (pas avec « flag once per group »)",
+    ),
+    "period": "une clé iso_week(…), month(…) ou year(…) dans « for each »",
+}
+
 
 @attrs.frozen
 class Aggregate:
@@ -333,6 +342,19 @@ class Aggregate:
     counted: Expr | None
     cap: Expr | None  # None: `flag once per group`, one record per group, no line
     percent: bool
+
+
+def available_figures(aggregate: Aggregate | None) -> frozenset[str]:
+    """The group figures a rule's message may name: every one while the group is unknown
+    (its errors are reported already)."""
+    if aggregate is None:
+        return frozenset(GROUP_FIGURES)
+    names = {"count", "total"}
+    if aggregate.cap is not None:
+        names |= {"cap", "allowed", "excess", "rank"}
+    if aggregate.period_key is not None:
+        names.add("period")
+    return frozenset(names)
 
 
 # ----------------------------------------------------------------------------- decision tables

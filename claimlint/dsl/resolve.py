@@ -516,7 +516,8 @@ class _Resolver:
         if msg_clause is not None:
             text = msg_clause.value
             assert isinstance(text, s.Text)
-            message = self._template(text, env, is_aggregate)
+            figures = m.available_figures(aggregate) if is_aggregate else frozenset()
+            message = self._template(text, env, figures)
             failed |= message is None
 
         severity_if = None
@@ -616,7 +617,9 @@ class _Resolver:
         )
 
     # -- message templates
-    def _template(self, text: s.Text, env: _Env, is_aggregate: bool) -> m.Template | None:
+    def _template(self, text: s.Text, env: _Env, figures: frozenset[str]) -> m.Template | None:
+        """The message with its placeholders resolved; `figures`: the group figures the rule
+        has (none for a line rule)."""
         parts: list[str | m.Placeholder] = []
         ok = True
         pieces = re.split(r"(\{\{|\}\}|\{[^{}]*\})", text.value)
@@ -626,7 +629,7 @@ class _Resolver:
             elif piece.startswith("{") and piece.endswith("}"):
                 name = piece[1:-1].strip()
                 where = s.Text(text.value, self._within(text.pos, piece))
-                placeholder = self._placeholder(name, where, env, is_aggregate)
+                placeholder = self._placeholder(name, where, env, figures)
                 if placeholder is None:
                     ok = False
                 else:
@@ -653,10 +656,18 @@ class _Resolver:
         return Position(pos.file, pos.line, at + 1, pos.line, at + 1 + len(piece))
 
     def _placeholder(
-        self, name: str, text: s.Text, env: _Env, is_aggregate: bool
+        self, name: str, text: s.Text, env: _Env, figures: frozenset[str]
     ) -> m.Placeholder | None:
-        if is_aggregate and name in m.GROUP_FIGURES:
+        if name in figures:
             return m.Placeholder(name, None)
+        if figures and name in m.GROUP_FIGURES:  # a figure this group does not have
+            self.error(
+                f"le message cite « {{{name}}} », que cette règle ne calcule pas",
+                text.pos,
+                f"« {name} » n'existe qu'avec {m.FIGURE_NEEDS[name]}",
+            )
+            return None
+        is_aggregate = bool(figures)
         if "." in name:
             base, _, attr = name.partition(".")
             node: s.Expr = s.Dotted(base, attr, text.pos)
