@@ -1318,3 +1318,70 @@ def test_a_cap_that_changes_within_a_group_is_read_on_its_first_line(tmp_path: P
         ("SHARE-CAP", "L11"),
         ("WEEK-CAP", "L05"),
     ]
+
+
+# ------------------------------------------------------------------------------ 7. no line id
+
+NO_LINE_ID_RULEBOOK = r"""
+rulebook sans-id "Lignes sans identifiant" version "1"
+
+input claims "Lignes"
+  claim_id     text  required  role claim
+  provider_id  text  required  role provider
+  service_date date  required  role date
+  act_code     text  required
+  amount       money required  role amount
+
+rule X-ALONE "X seulement avec un G sur la facture"
+  severity error
+  source "t"
+  always
+  when act_code = "X" and not claim has (act_code = "G")
+  message "X sans G sur la facture {claim_id}"
+
+rule X-CAP "Au plus deux X accompagnés d'un G par médecin et par jour"
+  severity warning
+  source "t"
+  always
+  for each provider_id, service_date
+  when act_code = "X" and claim has (act_code = "G")
+  at most 2
+  message "{count} X ce jour : le {rank}e"
+"""
+
+
+def test_lines_without_an_id_are_told_apart_by_their_input_order(tmp_path: Path) -> None:
+    """Without a line id the columnar engine numbers the lines once, in input order (the
+    chronological order's last key), and an aggregate reads the claim flags it tests."""
+    path = tmp_path / "sans-id.rules"
+    path.write_text(NO_LINE_ID_RULEBOOK, encoding="utf-8")
+    book = load(str(path))
+    day = dt.date(2025, 3, 5)
+    lines = [
+        ("C1", "G"),
+        ("C1", "X"),
+        ("C2", "X"),  # no G on C2
+        ("C3", "X"),
+        ("C3", "G"),
+        ("C4", "X"),
+        ("C4", "G"),
+        ("C4", "X"),
+    ]
+    rows = [
+        {
+            "claim_id": claim,
+            "provider_id": "P1",
+            "service_date": day,
+            "act_code": act,
+            "amount": Decimal(n),
+        }
+        for n, (claim, act) in enumerate(lines, start=1)
+    ]
+    found = engines_agree(book, make_batch(book, "claims", rows), {})
+    # X-CAP: four X with a G on their claim the same day; the third and fourth in input
+    # order (amounts 6 and 8) are one and two too many.
+    assert [(v.rule, v.claim_id, v.amount_at_stake) for v in found] == [
+        ("X-ALONE", "C2", Decimal("3.00")),
+        ("X-CAP", "C4", Decimal("6.00")),
+        ("X-CAP", "C4", Decimal("8.00")),
+    ]
