@@ -92,13 +92,27 @@ class _Shape:
 
     placeholders: tuple[m.Placeholder, ...]
     calls: tuple[m.TableCall, ...]
+    names: tuple[str, ...]  # the placeholders'
+    lets_at: int  # where the lets' values start in a row, then the table calls' rows
+    calls_at: int
 
     @classmethod
     def of(cls, rule: m.Rule) -> _Shape:
         placeholders = tuple(
             p for p in rule.message.parts if isinstance(p, m.Placeholder) and p.expr is not None
         )
-        return cls(placeholders, tuple(rule.reported_calls()))
+        lets_at = HEAD + len(placeholders)
+        return cls(
+            placeholders,
+            tuple(rule.reported_calls()),
+            tuple(p.name for p in placeholders),
+            lets_at,
+            lets_at + len(rule.lets),
+        )
+
+
+# A row's fixed head: line, claim, provider, time, day, stake, severe (see `_values`).
+HEAD = 7
 
 
 class ColumnarEngine:
@@ -374,12 +388,8 @@ class ColumnarEngine:
         figures: dict[str, Any],
         group: bool = False,
     ) -> Violation:
-        line_id, claim_id, provider_id, time, day, stake, severe, *rest = row
-        placeholders = shape.placeholders
-        named = dict(zip((p.name for p in placeholders), rest, strict=False))
-        rest = rest[len(placeholders) :]
-        lets = list(rest[: len(rule.lets)])
-        rows = rest[len(rule.lets) :]
+        line_id, claim_id, provider_id, time, day, stake, severe = row[:HEAD]
+        calls = shape.calls
         return make_violation(
             rule,
             line_id=line_id,
@@ -389,10 +399,14 @@ class ColumnarEngine:
             time=time,
             stake=stake,
             severity=rule.severity_if[1] if rule.severity_if and severe else rule.severity,
-            placeholders=named,
-            lets=lets,
+            placeholders=dict(zip(shape.names, row[HEAD : shape.lets_at], strict=True)),
+            lets=list(row[shape.lets_at : shape.calls_at]),
             figures=figures,
-            table_rows=[(c.table, list(r)) for c, r in zip(shape.calls, rows, strict=True)],
+            table_rows=[
+                (c.table, list(r)) for c, r in zip(calls, row[shape.calls_at :], strict=True)
+            ]
+            if calls
+            else [],
             group_level=group,
         )
 
