@@ -145,3 +145,26 @@ def test_typed_columns_still_reject_empty_required_and_oversized_cells(tmp_path:
     ]
     kept = engine.con.execute("SELECT service_time, quantity FROM claimlint_input").fetchall()
     assert kept == [(None, 1)]
+
+
+def test_rejections_of_several_files_name_each_file_in_name_order(tmp_path: Path) -> None:
+    """The staged rows carry their file's number; rejections name the file, in name and row
+    order whatever the order the files were given in, and a line id repeated across files
+    says where else it is."""
+    book = load("convention-2024")
+    rows = _rows()[12:14]
+    first, second = dict(rows[0]), dict(rows[1])
+    for path, lines in (
+        (tmp_path / "b.parquet", [first, {**second, "service_date": "2025-02-30"}]),
+        (tmp_path / "a.parquet", [{**second, "line_id": first["line_id"]}]),
+    ):
+        pq.write_table(pa.table({n: [r[n] for r in lines] for n in lines[0]}), path)
+    a, b = str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")
+    read, rejected = DuckDBEngine(book).load_parquet([b, a], {})
+    line_id = first["line_id"]
+    assert read == 3
+    assert [(r.file, r.line, r.column, r.reason) for r in rejected] == [
+        (a, 1, "line_id", f"identifiant de ligne « {line_id} » en double (aussi ligne {b}:1)"),
+        (b, 1, "line_id", f"identifiant de ligne « {line_id} » en double (aussi ligne {a}:1)"),
+        (b, 2, "service_date", "date invalide « 2025-02-30 » (attendu AAAA-MM-JJ ou JJ/MM/AAAA)"),
+    ]
