@@ -116,7 +116,7 @@ HEAD = 7
 
 
 class ColumnarEngine:
-    """One check of one batch as SQL: build the base relation, run each rule's query.
+    """One check of one batch as SQL: build LINES, CLAIMS and FLAGGED, run each rule's query.
 
     Subclasses provide the dialect and the four hooks below; loading the input into the
     `INPUT` relation is theirs too, after which they call `_prepare`.
@@ -308,7 +308,8 @@ class ColumnarEngine:
         return flags
 
     def _with_claims(self, names: Iterable[str] = ()) -> exp.Select:
-        """LINES, with those of the claim flags `names` that exist, read on each line's claim."""
+        """LINES, with the claim flags among `names` read on each line's claim (LINES alone
+        when there are none)."""
         # "l".*, not *: the join key would come twice (Spark refuses that).
         every = exp.Column(this=exp.Star(), table=exp.to_identifier("l", quoted=True))
         lines = exp.select(every, copy=False).from_(alias(exp.to_table(LINES), "l"), copy=False)
