@@ -307,7 +307,7 @@ class ColumnarEngine:
             flags = flags.select(alias(flag, name), copy=False)
         return flags
 
-    def _with_claims(self, names: Iterable[str] = ()) -> exp.Select:
+    def _with_claims(self, names: Iterable[str]) -> exp.Select:
         """LINES, with the claim flags among `names` read on each line's claim (LINES alone
         when there are none)."""
         # "l".*, not *: the join key would come twice (Spark refuses that).
@@ -390,7 +390,6 @@ class ColumnarEngine:
         group: bool = False,
     ) -> Violation:
         line_id, claim_id, provider_id, time, day, stake, severe = row[:HEAD]
-        calls = shape.calls
         return make_violation(
             rule,
             line_id=line_id,
@@ -404,10 +403,8 @@ class ColumnarEngine:
             lets=list(row[shape.lets_at : shape.calls_at]),
             figures=figures,
             table_rows=[
-                (c.table, list(r)) for c, r in zip(calls, row[shape.calls_at :], strict=True)
-            ]
-            if calls
-            else [],
+                (c.table, list(r)) for c, r in zip(shape.calls, row[shape.calls_at :], strict=True)
+            ],
             group_level=group,
         )
 

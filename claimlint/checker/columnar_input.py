@@ -346,9 +346,9 @@ def _load(
             values.append(exp.alias_(literal(f.default, f.type), f.name, quoted=True))
             continue
         value = cell_value(f, f.name, types[f.name])
-        reason = cell_reason(f, f.name, value.copy(), types[f.name])
-        if reason is not None:
-            reasons.append((f, reason))
+        problem = cell_reason(f, f.name, value.copy(), types[f.name])
+        if problem is not None:
+            reasons.append((f, problem))
         if f.default is not None:
             value = exp.Coalesce(this=value, expressions=[literal(f.default, f.type)])
         values.append(alias(exp.cast(value, sql_type(f.type), copy=False), f.name))

@@ -342,9 +342,9 @@ def load_parquet(
             continue
         kind = source_types[names[f.name]]
         value = cell_value(f, f.name, kind)
-        reason = cell_reason(f, f.name, value.copy(), kind)
-        if reason is not None:
-            reasons.append((f, reason))
+        problem = cell_reason(f, f.name, value.copy(), kind)
+        if problem is not None:
+            reasons.append((f, problem))
         if f.default is not None:
             value = exp.Coalesce(this=value, expressions=[literal(f.default, f.type)])
         values.append(sql.alias(exp.cast(value, sql_type(f.type)), f.name))

@@ -6,9 +6,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from claimlint.dsl.model import CENT
 from claimlint.dsl.types import Type
-
-CENT = Decimal("0.01")
 
 
 def french(value: Any, type_: Type | None = None) -> str:

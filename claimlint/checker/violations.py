@@ -184,20 +184,16 @@ def make_violation(
 ) -> Violation:
     """The record of a flagged line (or group), the same bytes whichever engine found it."""
     plan = _plan(rule)
-    details: list[tuple[str, Any]] = []
-    if lets or plan.let_types:
-        details = [
-            (name, canonical(value, type_))
-            for name, type_, value in zip(plan.let_names, plan.let_types, lets, strict=True)
-        ]
-    if figures:
-        figures = {
-            k: canonical(v, plan.cap_type if k == "cap" else FIGURE_TYPES[k])
-            for k, v in figures.items()
-        }
-        details += figures.items()
-    if table_rows:
-        details += [(f"{table}.rows", [int(r) for r in rows]) for table, rows in table_rows]
+    figures = {
+        k: canonical(v, plan.cap_type if k == "cap" else FIGURE_TYPES[k])
+        for k, v in figures.items()
+    }
+    details: list[tuple[str, Any]] = [
+        (name, canonical(value, type_))
+        for name, type_, value in zip(plan.let_names, plan.let_types, lets, strict=True)
+    ]
+    details += figures.items()
+    details += [(f"{table}.rows", [int(r) for r in rows]) for table, rows in table_rows]
     shown: dict[str, str] = {}  # placeholders as the message prints them
     message = []
     for part in plan.parts:

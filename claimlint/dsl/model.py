@@ -314,12 +314,12 @@ GROUP_FIGURES = {
 
 PERIOD_FUNCTIONS = ("iso_week", "month", "year")
 
+# The group figures only a capped group has.
+CAP_FIGURES = frozenset({"cap", "allowed", "excess", "rank"})
+
 # What a group figure needs, said when a message names one its rule does not compute.
 FIGURE_NEEDS = {
-    **dict.fromkeys(
-        ("cap", "allowed", "excess", "rank"),
-        "un plafond « at most » (pas avec « flag once per group »)",
-    ),
+    **dict.fromkeys(CAP_FIGURES, "un plafond « at most » (pas avec « flag once per group »)"),
     "period": "une clé iso_week(…), month(…) ou year(…) dans « for each »",
 }
 
@@ -351,7 +351,7 @@ def available_figures(aggregate: Aggregate | None) -> frozenset[str]:
         return frozenset(GROUP_FIGURES)
     names = {"count", "total"}
     if aggregate.cap is not None:
-        names |= {"cap", "allowed", "excess", "rank"}
+        names |= CAP_FIGURES
     if aggregate.period_key is not None:
         names.add("period")
     return frozenset(names)
@@ -574,9 +574,9 @@ class Rulebook:
         return next((r for r in self.references if r.name == name), None)
 
 
-_CENT = Decimal("0.01")
+CENT = Decimal("0.01")
 
 
 def money(value: Decimal | int) -> Decimal:
     """Money to two places, exactly."""
-    return Decimal(value).quantize(_CENT)
+    return Decimal(value).quantize(CENT)
