@@ -11,9 +11,9 @@ one window. Flagged lines come back with the values their record needs and go th
 same `make_violation` as the interpreter's, so every engine writes the same bytes; the next
 rule's query runs while Python builds this rule's records.
 
-An engine subclass says how to run SQL (its dialect, how to register an Arrow table, how to
-materialise a query as a table or name it as a view, how to fetch rows); the statements are
-the same for all.
+An engine subclass says how to run SQL (its dialect, how to make an Arrow table or typed rows
+readable, how to materialise a query as a table or name it as a view, how to fetch rows); the
+statements are the same for all.
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import pyarrow as pa
 from sqlglot import exp
 
 from claimlint.checker import calendar, sql, tables
@@ -54,6 +53,9 @@ from claimlint.dsl import model as m
 from claimlint.dsl.schema import Role, Schema
 from claimlint.dsl.types import Type
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 INPUT = "claimlint_input"
 LINES = "claimlint_lines"  # input lines, reference columns, date
 CLAIMS = "claimlint_claims"  # each claim's `claim has` flags
@@ -61,25 +63,6 @@ BASE = "claimlint_base"  # LINES with their claim's flags and every line-rule fl
 FLAGGED = "claimlint_flagged"  # the base lines some line rule or table conflict flags
 CONTEXT = "claimlint_context"  # history lines (checker/context.py)
 IS_CONTEXT = "_context"
-
-ARROW_TYPES = {
-    Type.TEXT: pa.string(),
-    Type.INTEGER: pa.int64(),
-    Type.DECIMAL: pa.decimal128(18, 6),
-    Type.MONEY: pa.decimal128(18, 2),
-    Type.DATE: pa.date32(),
-    Type.TIME: pa.time64("us"),
-    Type.BOOLEAN: pa.bool_(),
-}
-
-
-def arrow_table(schema: Schema, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
-    arrow_schema = pa.schema([(f.name, ARROW_TYPES[f.type]) for f in schema.fields])
-    columns: dict[str, list] = {f.name: [] for f in schema.fields}
-    for row in rows:
-        for name, values in columns.items():
-            values.append(row[name])
-    return pa.table(columns, schema=arrow_schema)
 
 
 def ref_table(name: str) -> str:
@@ -141,8 +124,14 @@ class ColumnarEngine:
 
     # -- hooks
     def _register(self, name: str, table: pa.Table) -> None:
-        """Make an Arrow table (references, holidays) readable as `name`."""
+        """Make an Arrow table (input rows read in Python, history lines) readable as `name`."""
         raise NotImplementedError
+
+    def _register_rows(self, name: str, schema: Schema, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Make typed rows read in Python (a reference table) readable as `name`."""
+        from claimlint.checker.arrow import arrow_table
+
+        self._register(name, arrow_table(schema, rows))
 
     def _materialize(self, name: str, query: exp.Expression) -> None:
         """Create (or replace) the temporary table `name` holding the query's rows."""
@@ -171,7 +160,7 @@ class ColumnarEngine:
         for ref in self.rulebook.references:
             ref_batch = references.get(ref.name)
             rows = ref_batch.rows if ref_batch is not None else ()
-            self._register(ref_table(ref.name), arrow_table(ref.schema, rows))
+            self._register_rows(ref_table(ref.name), ref.schema, rows)
         if self.history is not None:
             self._load_context(self.history)
         if self._uses_calendar():
@@ -231,6 +220,8 @@ class ColumnarEngine:
 
     def _load_context(self, source: HistorySource) -> None:
         """The history lines of the groups and periods today's lines touch, as CONTEXT."""
+        from claimlint.checker.arrow import arrow_table
+
         schema = self.rulebook.input
         fields = tuple(f for f in schema.fields if f.name in source.fields)
         probe = (

@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from claimlint.checker.columnar import ARROW_TYPES, arrow_table
+from claimlint.checker.arrow import ARROW_TYPES, arrow_table
 from claimlint.checker.readers import (
     CHUNK_ROWS,
     CsvReader,

@@ -1,24 +1,34 @@
 """The columnar engine on DuckDB: the plan of checker/columnar.py run by an embedded DuckDB.
 
 Inputs come as rows already read in Python (CSV, JSON Lines, examples: registered as Arrow),
-or as Parquet files read and validated inside DuckDB (checker/columnar_input.py).
+or as Parquet files read and validated inside DuckDB (checker/columnar_input.py). Reference
+tables, read in Python, are passed as lists when small (see LIST_VALUES).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 from sqlglot import exp
 
-from claimlint.checker.columnar import INPUT, ColumnarEngine, arrow_table
+from claimlint.checker.columnar import INPUT, ColumnarEngine
 from claimlint.checker.columnar_input import load_arrow, load_parquet
 from claimlint.checker.progress import Progress
 from claimlint.checker.readers import Batch, Rejection
+from claimlint.checker.sql import alias, sql_type
 from claimlint.checker.violations import Violation
 from claimlint.dsl import model as m
+from claimlint.dsl.schema import Schema
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# Up to this many values (rows x columns), a reference table is passed to DuckDB as one list
+# per column, about 0.4 us a value: no pyarrow import, which with the pandas import of its
+# first conversion costs half a second. Above it, Arrow is faster (0.03 us a value).
+LIST_VALUES = 200_000
 
 
 class DuckDBEngine(ColumnarEngine):
@@ -45,6 +55,8 @@ class DuckDBEngine(ColumnarEngine):
         """Rows already read and validated in Python (JSON Lines, examples); None when the
         input table is already filled (CSV streamed in chunks by columnar_csv.load_csv)."""
         if batch is not None:
+            from claimlint.checker.arrow import arrow_table
+
             self._register(INPUT, arrow_table(self.rulebook.input, batch.rows))
         self._prepare_shown(references, only)
 
@@ -56,12 +68,7 @@ class DuckDBEngine(ColumnarEngine):
         only: Iterable[str] | None = None,
     ) -> tuple[int, list[Rejection]]:
         """Parquet files read and validated inside DuckDB; returns rows read and rejections."""
-        with ThreadPoolExecutor(1) as pool:
-            # The references become Arrow tables next: pyarrow's first conversion of Python
-            # values imports pandas when it is installed (a third of a second of Python).
-            # It happens here, while DuckDB validates the batch without Python's lock.
-            pool.submit(pa.array, [], pa.string())
-            read, rejected = load_parquet(self.con, paths, self.rulebook.input, INPUT, mapping)
+        read, rejected = load_parquet(self.con, paths, self.rulebook.input, INPUT, mapping)
         self._prepare_shown(references, only)
         return read, rejected
 
@@ -87,13 +94,34 @@ class DuckDBEngine(ColumnarEngine):
     def _register(self, name: str, table: pa.Table) -> None:
         self.con.register(name, table)
 
+    def _register_rows(self, name: str, schema: Schema, rows: Sequence[Mapping[str, Any]]) -> None:
+        if len(rows) * len(schema.fields) > LIST_VALUES:
+            super()._register_rows(name, schema, rows)
+            return
+        columns = []
+        for f in schema.fields:
+            array = exp.DataType(
+                this=exp.DataType.Type.ARRAY, expressions=[sql_type(f.type)], nested=True
+            )
+            column = exp.Unnest(expressions=[exp.cast(exp.Placeholder(), array, copy=False)])
+            columns.append(alias(column, f.name))
+        # The lists are parameters, never SQL text: a value is data whatever it holds.
+        self._create(
+            name,
+            exp.select(*columns, copy=False),
+            "TABLE",
+            [[row[f.name] for row in rows] for f in schema.fields],
+        )
+
     def _materialize(self, name: str, query: exp.Expression) -> None:
         self._create(name, query, "TABLE")
 
     def _view(self, name: str, query: exp.Expression) -> None:
         self._create(name, query, "VIEW")
 
-    def _create(self, name: str, query: exp.Expression, kind: str) -> None:
+    def _create(
+        self, name: str, query: exp.Expression, kind: str, parameters: list | None = None
+    ) -> None:
         statement = exp.Create(
             this=exp.to_table(name),
             kind=kind,
@@ -101,7 +129,7 @@ class DuckDBEngine(ColumnarEngine):
             properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
             replace=True,
         )
-        self.con.execute(statement.sql(dialect=self.dialect, copy=False))
+        self.con.execute(statement.sql(dialect=self.dialect, copy=False), parameters)
 
     def _fetch(self, query: exp.Expression) -> list[tuple]:
         return self.con.execute(query.sql(dialect=self.dialect, copy=False)).fetchall()

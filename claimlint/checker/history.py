@@ -310,7 +310,7 @@ def _stage(
     """The batch's valid rows as the temporary relation NEW (schema columns, _file, _row)."""
     import pyarrow as pa
 
-    from claimlint.checker.columnar import arrow_table
+    from claimlint.checker.arrow import arrow_table
     from claimlint.checker.columnar_input import load_parquet
 
     schema = store.schema

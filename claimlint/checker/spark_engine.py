@@ -37,7 +37,8 @@ from pyspark.sql.types import (
 from sqlglot import exp
 
 from claimlint.checker import sql
-from claimlint.checker.columnar import INPUT, ColumnarEngine, arrow_table
+from claimlint.checker.arrow import ARROW_TYPES, arrow_table
+from claimlint.checker.columnar import INPUT, ColumnarEngine
 from claimlint.checker.columnar_input import (
     cell_reason,
     cell_value,
@@ -286,8 +287,6 @@ class SparkEngine(ColumnarEngine):
 
 
 def _spark_type(arrow: pa.DataType) -> exp.DataType:
-    from claimlint.checker.columnar import ARROW_TYPES
-
     by_arrow = {v: k for k, v in ARROW_TYPES.items()}
     return sql_type(by_arrow[arrow])
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from claimlint.checker import interpreter
-from claimlint.checker.columnar import arrow_table
+from claimlint.checker.arrow import arrow_table
 from claimlint.checker.duckdb_engine import DuckDBEngine
 from claimlint.checker.readers import read_csv
 from claimlint.checker.run import read_references

@@ -19,7 +19,7 @@ import pytest
 from claim_rows import DEFAULTS, rulebook  # tests/checker/claim_rows.py
 
 from claimlint.checker import history, history_reads
-from claimlint.checker.columnar import arrow_table
+from claimlint.checker.arrow import arrow_table
 from claimlint.checker.run import CheckRun, check_files
 from claimlint.errors import ClaimlintError
 

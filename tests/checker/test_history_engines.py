@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from claimlint.checker import examples, history, history_reads, interpreter
-from claimlint.checker.columnar import arrow_table
+from claimlint.checker.arrow import arrow_table
 from claimlint.checker.context import HistorySource
 from claimlint.checker.duckdb_engine import DuckDBEngine
 from claimlint.checker.readers import Batch

@@ -1,0 +1,88 @@
+"""The DuckDB engine's own parts: how reference rows read in Python reach DuckDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from claimlint.checker import duckdb_engine
+from claimlint.checker.duckdb_engine import DuckDBEngine
+from claimlint.dsl.loader import load
+from claimlint.dsl.schema import Field, Schema
+from claimlint.dsl.types import Type
+from claimlint.generate import generate
+
+TYPES = [
+    ("code", Type.TEXT),
+    ("count", Type.INTEGER),
+    ("rate", Type.DECIMAL),
+    ("fee", Type.MONEY),
+    ("since", Type.DATE),
+    ("opens", Type.TIME),
+    ("active", Type.BOOLEAN),
+]
+SCHEMA = Schema("ref", "référence", tuple(Field(name, type_, False) for name, type_ in TYPES))
+ROWS = [
+    {
+        "code": "'; DROP TABLE claimlint_input; --",
+        "count": 2**62,
+        "rate": Decimal("-123456789012.123456"),
+        "fee": Decimal("9999999999999999.99"),
+        "since": dt.date(1, 1, 1),
+        "opens": dt.time(23, 59, 59, 999999),
+        "active": True,
+    },
+    {
+        "code": "é « ? » $1 \x00 ' \"",
+        "count": -1,
+        "rate": Decimal("0.5"),
+        "fee": Decimal("0.00"),
+        "since": dt.date(9999, 12, 31),
+        "opens": dt.time(0, 0),
+        "active": False,
+    },
+    dict.fromkeys(SCHEMA.names),  # every cell missing
+]
+
+
+def registered(engine: DuckDBEngine, rows: list[dict]) -> tuple[list, list]:
+    engine._register_rows("ref", SCHEMA, rows)
+    types = engine.con.execute("DESCRIBE ref").fetchall()
+    return [t[:2] for t in types], engine.con.execute("SELECT * FROM ref").fetchall()
+
+
+@pytest.mark.parametrize("rows", [ROWS, []], ids=["edge values", "no rows"])
+def test_reference_rows_as_lists_are_the_same_table_as_through_arrow(
+    rows: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = load("convention-2024")
+    as_lists = registered(DuckDBEngine(book), rows)
+    monkeypatch.setattr(duckdb_engine, "LIST_VALUES", -1)  # every table through Arrow
+    assert registered(DuckDBEngine(book), rows) == as_lists
+    assert as_lists[1] == [tuple(row[name] for name in SCHEMA.names) for row in rows]
+
+
+def test_a_parquet_check_never_imports_pyarrow(tmp_path: Path) -> None:
+    """Half a second saved: pyarrow and the pandas its first conversion imports."""
+    claims = tmp_path / "lot.parquet"
+    providers = tmp_path / "providers.parquet"
+    generate(300, 1, claims, providers)
+    script = (
+        "import sys\n"
+        "from claimlint.cli import main\n"
+        "try:\n"
+        f"    main(['check', {str(claims)!r}, '--providers', {str(providers)!r},"
+        " '--engine', 'duckdb', '--format', 'jsonl', '-o', 'out.jsonl'])\n"
+        "except SystemExit as end:\n"
+        "    print(end.code, sorted(m for m in ('pyarrow', 'pandas') if m in sys.modules))\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert shown.stdout.splitlines()[-1] == "1 []", shown.stderr  # 1: violations found
+    assert (tmp_path / "out.jsonl").read_text(encoding="utf-8").count("\n") > 0
