@@ -26,9 +26,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 # Up to this many values (rows x columns), a reference table is passed to DuckDB as one list
-# per column, about 0.4 us a value: no pyarrow import, which with the pandas import of its
-# first conversion costs half a second. Above it, Arrow is faster (0.03 us a value).
-LIST_VALUES = 200_000
+# per column: 0.3 us a value, 0.16 s at the limit. Through Arrow it costs 0.03 us a value,
+# after pyarrow's import: 0.1 s, 0.3 s with the pandas its first conversion imports when
+# pandas is installed.
+LIST_VALUES = 500_000
 
 
 class DuckDBEngine(ColumnarEngine):
