@@ -96,6 +96,11 @@ class DuckDBEngine(ColumnarEngine):
         self.con.register(name, table)
 
     def _register_rows(self, name: str, schema: Schema, rows: Sequence[Mapping[str, Any]]) -> None:
+        # The name may hold the table or the Arrow view of an earlier load of this engine,
+        # through the other path: DuckDB replaces neither with the other.
+        self.con.unregister(name)
+        drop = exp.Drop(tables=[exp.to_table(name)], kind="TABLE", exists=True)
+        self.con.execute(drop.sql(dialect=self.dialect))
         if len(rows) * len(schema.fields) > LIST_VALUES:
             super()._register_rows(name, schema, rows)
             return

@@ -67,6 +67,16 @@ def test_reference_rows_as_lists_are_the_same_table_as_through_arrow(
     assert as_lists[1] == [tuple(row[name] for name in SCHEMA.names) for row in rows]
 
 
+def test_an_engine_loaded_again_passes_its_references_either_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = DuckDBEngine(load("convention-2024"))
+    for limit in (-1, duckdb_engine.LIST_VALUES, -1):  # Arrow, lists, Arrow again
+        monkeypatch.setattr(duckdb_engine, "LIST_VALUES", limit)
+        rows = ROWS[: 2 if limit < 0 else 1]
+        assert registered(engine, rows)[1] == [tuple(r[n] for n in SCHEMA.names) for r in rows]
+
+
 def test_a_parquet_check_never_imports_pyarrow(tmp_path: Path) -> None:
     """Half a second saved: pyarrow and the pandas its first conversion imports."""
     claims = tmp_path / "lot.parquet"
