@@ -20,7 +20,17 @@ import duckdb
 from sqlglot import exp
 
 from claimlint.checker.readers import EMPTY_REQUIRED, MAPPING_HINT, NUMBER_WORDS, Rejection
-from claimlint.checker.sql import alias, and_, col, literal, not_, or_, sql_type, truth
+from claimlint.checker.sql import (
+    alias,
+    and_,
+    col,
+    literal,
+    not_,
+    or_,
+    sql_type,
+    temporary,
+    truth,
+)
 from claimlint.dsl.schema import Field, Role, Schema
 from claimlint.dsl.types import DIGITS, PLACES, Type
 from claimlint.errors import Diagnostic, InputError
@@ -35,15 +45,7 @@ TAG = "\x1f"  # after a rejected row's column name, before its reason
 
 
 def _create(con, name: str, query: exp.Expression, kind: str = "TABLE") -> None:
-    """CREATE OR REPLACE TEMPORARY TABLE|VIEW name AS query."""
-    statement = exp.Create(
-        this=exp.to_table(name),
-        kind=kind,
-        expression=query,
-        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-        replace=True,
-    )
-    con.execute(statement.sql(DIALECT))
+    con.execute(temporary(name, query, kind).sql(DIALECT))
 
 
 def _text(e: exp.Expression) -> exp.Expression:

@@ -17,7 +17,7 @@ from claimlint.checker.columnar import INPUT, ColumnarEngine
 from claimlint.checker.columnar_input import load_arrow, load_parquet
 from claimlint.checker.progress import Progress
 from claimlint.checker.readers import Batch, Rejection
-from claimlint.checker.sql import alias, sql_type
+from claimlint.checker.sql import alias, sql_type, temporary
 from claimlint.checker.violations import Violation
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Schema
@@ -128,14 +128,8 @@ class DuckDBEngine(ColumnarEngine):
     def _create(
         self, name: str, query: exp.Expression, kind: str, parameters: list | None = None
     ) -> None:
-        statement = exp.Create(
-            this=exp.to_table(name),
-            kind=kind,
-            expression=query,
-            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-            replace=True,
-        )
-        self.con.execute(statement.sql(dialect=self.dialect, copy=False), parameters)
+        statement = temporary(name, query, kind).sql(dialect=self.dialect, copy=False)
+        self.con.execute(statement, parameters)
 
     def _fetch(self, query: exp.Expression) -> list[tuple]:
         return self.con.execute(query.sql(dialect=self.dialect, copy=False)).fetchall()

@@ -42,6 +42,7 @@ from claimlint.checker.sql import (
     day_expr,
     literal,
     sql_type,
+    temporary,
 )
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Role, Schema
@@ -274,7 +275,7 @@ def _candidates(
         *(store.column(store.schema.field(name)) for name in columns),
         copy=False,
     ).from_(LINES, copy=False)
-    statement = _temporary(CANDIDATES, query.where(where, copy=False)).sql(DIALECT)
+    statement = temporary(CANDIDATES, query.where(where, copy=False)).sql(DIALECT)
     if on_scan is not None:
         on_scan()
     store.con.execute(statement)
@@ -439,7 +440,7 @@ def _picked(store: Store, rules: Sequence[m.Rule], values: Values, columns: Sequ
         if claim is not None and _needs_claims([rule]):
             claims = f"{CLAIMS}_{number}"
             found = exp.select(col(claim.name)).distinct().from_(CANDIDATES).where(where)
-            con.execute(_temporary(claims, found).sql(DIALECT))
+            con.execute(temporary(claims, found).sql(DIALECT))
             listed = [c for (c,) in run_sql(con, exp.select(col(claim.name)).from_(claims))]
             if not listed:
                 continue
@@ -474,18 +475,8 @@ def _picked(store: Store, rules: Sequence[m.Rule], values: Values, columns: Sequ
         picks.append(exp.select(col("_id"), rule_id).from_(CANDIDATES).where(where))
     if not picks:
         return False
-    con.execute(_temporary(PICKED, _union(picks)).sql(DIALECT))
+    con.execute(temporary(PICKED, _union(picks)).sql(DIALECT))
     return True
-
-
-def _temporary(name: str, query: exp.Expression) -> exp.Create:
-    return exp.Create(
-        this=exp.to_table(name),
-        kind="TABLE",
-        expression=query,
-        replace=True,
-        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-    )
 
 
 def _lines(columns: list[exp.Expression]) -> exp.Select:
@@ -568,7 +559,7 @@ def _load_today(con: duckdb.DuckDBPyConnection, schema: Schema, rows: Sequence[M
         for f in schema.fields
     ]
     con.execute(
-        _temporary(TODAY, exp.select(*columns)).sql(DIALECT),
+        temporary(TODAY, exp.select(*columns)).sql(DIALECT),
         [[row[f.name] for row in rows] for f in schema.fields],
     )
 

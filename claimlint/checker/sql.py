@@ -813,6 +813,17 @@ def role_column(schema: Schema, role: Role) -> str | None:
     return field.name if field else None
 
 
+def temporary(name: str, query: exp.Expression, kind: str = "TABLE") -> exp.Create:
+    """CREATE OR REPLACE TEMPORARY TABLE|VIEW name AS query."""
+    return exp.Create(
+        this=exp.to_table(name),
+        kind=kind,
+        expression=query,
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        replace=True,
+    )
+
+
 def day_expr(schema: Schema, table: str | None = None) -> exp.Expression:
     """The date that decides effective periods (`interpreter.Roles.day`): the line's date,
     or 1 January of its year."""

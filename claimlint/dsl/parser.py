@@ -22,13 +22,7 @@ from claimlint.dsl import limits
 from claimlint.dsl import syntax as s
 from claimlint.errors import Diagnostic, Position, RulebookError
 
-_GRAMMAR = grammar.FILES
 _TABLES = "rules.tables.json"  # the LALR tables, built once from rules.lark (see write_tables)
-
-
-_grammar_text = grammar.text
-_digest = grammar.fingerprint
-grammar_digest = grammar.digest
 
 
 def _build(grammar: str, **options) -> lark.Lark:
@@ -110,10 +104,14 @@ def write_tables(path: str | None = None) -> str:
     the stored tables were made from another version of it. Run after editing rules.lark:
     `python -c "from claimlint.dsl.parser import write_tables; write_tables()"`.
     """
-    grammar = _grammar_text()
-    data, memo = _build(grammar).memo_serialize([lark.lexer.TerminalDef, lark.grammar.Rule])
-    document = {"grammar_sha256": _digest(grammar), "data": _to_json(data), "memo": _to_json(memo)}
-    target = path or str(_GRAMMAR.joinpath(_TABLES))
+    source = grammar.text()
+    data, memo = _build(source).memo_serialize([lark.lexer.TerminalDef, lark.grammar.Rule])
+    document = {
+        "grammar_sha256": grammar.fingerprint(source),
+        "data": _to_json(data),
+        "memo": _to_json(memo),
+    }
+    target = path or str(grammar.FILES.joinpath(_TABLES))
     with open(target, "w", encoding="utf-8") as out:
         json.dump(document, out, separators=(",", ":"), sort_keys=True)
         out.write("\n")
@@ -122,13 +120,13 @@ def write_tables(path: str | None = None) -> str:
 
 @functools.cache
 def _lark() -> lark.Lark:
-    grammar = _grammar_text()
+    source = grammar.text()
     try:
-        stored = json.loads(_GRAMMAR.joinpath(_TABLES).read_text("utf-8"))
+        stored = json.loads(grammar.FILES.joinpath(_TABLES).read_text("utf-8"))
     except (OSError, ValueError):
         stored = None
-    if stored is None or stored.get("grammar_sha256") != _digest(grammar):
-        return _build(grammar, lexer_callbacks=_CALLBACKS)
+    if stored is None or stored.get("grammar_sha256") != grammar.fingerprint(source):
+        return _build(source, lexer_callbacks=_CALLBACKS)
     tables = {"data": _from_json(stored["data"]), "memo": _from_json(stored["memo"])}
     return lark.Lark.__new__(lark.Lark)._load(tables, lexer_callbacks=_CALLBACKS)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from claimlint import grammar
 from claimlint.dsl import parse_cache
 from claimlint.dsl.loader import locate, read_sources
-from claimlint.dsl.parser import grammar_digest, parse
+from claimlint.dsl.parser import parse
 
 
 @pytest.fixture
@@ -36,9 +37,9 @@ def test_a_corrupt_cache_entry_is_ignored(cache_dir):
 def test_a_changed_file_is_parsed_again(cache_dir):
     text = 'rulebook t "T"\ninput c "c"\n  line_id text required role line\n'
     parsed = parse(text, "t.rules")
-    parse_cache.store(parsed, grammar_digest())
-    assert parse_cache.load(text, "t.rules", grammar_digest()) == parsed
-    assert parse_cache.load(text + "\n", "t.rules", grammar_digest()) is None
+    parse_cache.store(parsed, grammar.digest())
+    assert parse_cache.load(text, "t.rules", grammar.digest()) == parsed
+    assert parse_cache.load(text + "\n", "t.rules", grammar.digest()) is None
 
 
 def test_no_cache_turns_it_off(cache_dir, monkeypatch):
