@@ -4,10 +4,11 @@ Three relations are built once. LINES: the input lines with their reference colu
 applied) and their date. CLAIMS: one row per claim with one column per `claim has`
 condition. FLAGGED: the few lines some line rule or U/A table call the analysis cannot prove
 unbreakable flags, picked out by one scan that computes every flag (LINES joined with CLAIMS,
-the flags as columns of BASE). Each rule is then one query: a line rule reads its lines in
-FLAGGED; an aggregate rule reads LINES (joined with CLAIMS only if it tests a claim), finds
-the groups that may break their cap with a hash aggregate, then ranks only their lines with
-one window. Flagged lines come back with the values their record needs and go through the
+the flags as columns of the base). Each rule is then one query: a line rule reads its lines in
+FLAGGED; an aggregate rule reads LINES (OWN_LINES, without the reference tables, when it
+reads none of their columns; joined with CLAIMS only if it tests a claim), finds the groups
+that may break their cap with a hash aggregate, then ranks only their lines with one
+window. Flagged lines come back with the values their record needs and go through the
 same `make_violation` as the interpreter's, so every engine writes the same bytes; the next
 rule's query runs while Python builds this rule's records.
 
@@ -58,8 +59,8 @@ if TYPE_CHECKING:
 
 INPUT = "claimlint_input"
 LINES = "claimlint_lines"  # input lines, reference columns, date
+OWN_LINES = "claimlint_own_lines"  # LINES without the reference columns (a view)
 CLAIMS = "claimlint_claims"  # each claim's `claim has` flags
-BASE = "claimlint_base"  # LINES with their claim's flags and every line-rule flag
 FLAGGED = "claimlint_flagged"  # the base lines some line rule or table conflict flags
 CONTEXT = "claimlint_context"  # history lines (checker/context.py)
 IS_CONTEXT = "_context"
@@ -168,6 +169,8 @@ class ColumnarEngine:
         # Without a line id, lines are told apart by their input position: numbered once.
         if self.roles[Role.LINE]:
             self._view(LINES, self._lines())
+            if self.rulebook.references:  # for the aggregates that read no reference
+                self._view(OWN_LINES, self._joined(references=False))
         else:
             self._materialize(LINES, self._lines())
         if self.claim_flags:
@@ -175,14 +178,16 @@ class ColumnarEngine:
         # Line rules and table conflicts read only the lines their flag marks: a few
         # thousand in a million. One scan computes every flag and keeps those lines; the
         # flags of the other lines are never stored.
-        self._view(BASE, self._base())
+        # The base is a subquery, not a view: the engine would parse and bind its thousands of
+        # expressions once more (0.04 s for the convention rulebook).
+        base = self._base()
         flags = sorted(set(self._flag.values()))
         if flags:
             picked = or_(*(col(f) for f in flags))
             self._materialize(
                 FLAGGED,
                 exp.select(exp.Star(), copy=False)
-                .from_(BASE, copy=False)
+                .from_(alias(exp.Subquery(this=base), "b"), copy=False)
                 .where(picked, copy=False),
             )
 
@@ -298,12 +303,25 @@ class ColumnarEngine:
             flags = flags.select(alias(flag, name), copy=False)
         return flags
 
-    def _with_claims(self, names: Iterable[str]) -> exp.Select:
-        """LINES, with the claim flags among `names` read on each line's claim (LINES alone
-        when there are none)."""
+    def _lines_reading(self, names: set[str]) -> str:
+        """LINES, or OWN_LINES when the columns `names` include no reference column: LINES
+        joins the reference tables on every line, a LEFT JOIN the engine cannot drop as it
+        does not know their keys unique."""
+        if not (self.roles[Role.LINE] and self.rulebook.references):
+            return LINES
+        refs = {
+            sql.ref_column(ref.name, f.name)
+            for ref in self.rulebook.references
+            for f in ref.schema.fields
+        }
+        return LINES if names & refs else OWN_LINES
+
+    def _with_claims(self, names: Iterable[str], source: str = LINES) -> exp.Select:
+        """`source` (LINES by default), with the claim flags among `names` read on each
+        line's claim (`source` alone when there are none)."""
         # "l".*, not *: the join key would come twice (Spark refuses that).
         every = exp.Column(this=exp.Star(), table=exp.to_identifier("l", quoted=True))
-        lines = exp.select(every, copy=False).from_(alias(exp.to_table(LINES), "l"), copy=False)
+        lines = exp.select(every, copy=False).from_(alias(exp.to_table(source), "l"), copy=False)
         wanted = [n for n in self.claim_flags.values() if n in names]
         if not wanted:
             return lines
@@ -315,7 +333,7 @@ class ColumnarEngine:
         )
 
     def _base(self) -> exp.Expression:
-        """BASE: the lines with their claim flags and the scan's flag columns."""
+        """The base: the lines with their claim flags and the scan's flag columns."""
         lines = self._with_claims(self.claim_flags.values())
         return exp.select(exp.Star(), *self._scan_flags(), copy=False).from_(
             alias(exp.Subquery(this=lines), "j"), copy=False
@@ -471,7 +489,8 @@ class ColumnarEngine:
             if self.history is not None and not history:  # a rule of today's lines only
                 pop = pop.where(not_(col(IS_CONTEXT)), copy=False)
             names = read | {c.name for c in pop.find_all(exp.Column)}
-            source = exp.Subquery(this=self._with_claims(names))
+            lines = self._with_claims(names, self._lines_reading(names))
+            source = exp.Subquery(this=lines)
             return pop.from_(alias(source, "b"), copy=False)
 
         def ones(test: exp.Expression) -> exp.Expression:

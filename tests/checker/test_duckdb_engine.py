@@ -1,4 +1,5 @@
-"""The DuckDB engine's own parts: how reference rows read in Python reach DuckDB."""
+"""The DuckDB engine's own parts: how reference rows read in Python reach DuckDB, which
+relations its queries read, what it prepares while DuckDB works."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlglot
+from sqlglot import exp
 
-from claimlint.checker import duckdb_engine
+from claimlint.checker import duckdb_engine, interpreter
+from claimlint.checker.columnar import LINES, OWN_LINES
 from claimlint.checker.duckdb_engine import DuckDBEngine
+from claimlint.checker.readers import read_csv
+from claimlint.dsl import model as m
 from claimlint.dsl.loader import load
 from claimlint.dsl.schema import Field, Schema
 from claimlint.dsl.types import Type
@@ -96,3 +102,45 @@ def test_a_parquet_check_never_imports_pyarrow(tmp_path: Path) -> None:
     )
     assert shown.stdout.splitlines()[-1] == "1 []", shown.stderr  # 1: violations found
     assert (tmp_path / "out.jsonl").read_text(encoding="utf-8").count("\n") > 0
+
+
+class _Recording(DuckDBEngine):
+    """The engine, keeping the SQL of every query it fetches."""
+
+    def __init__(self, rulebook: m.Rulebook) -> None:
+        super().__init__(rulebook)
+        self.fetched: list[exp.Expression] = []
+
+    def _fetch(self, query: exp.Expression) -> list[tuple]:
+        self.fetched.append(sqlglot.parse_one(query.sql("duckdb"), read="duckdb"))
+        return super()._fetch(query)
+
+
+def test_aggregates_join_the_reference_tables_only_when_they_read_them(tmp_path: Path) -> None:
+    """A LEFT JOIN on every line is the cost of a reference column: an aggregate reading none
+    (TLC-CAP) reads the lines alone; one reading a provider's derogation (TLC-CAP-PSY) pays
+    it. Lines without a reference row count either way: with half the providers unknown, the
+    violations are the interpreter's."""
+    claims, providers = tmp_path / "lot.csv", tmp_path / "providers.csv"
+    generate(4000, 3, claims, providers)
+    rows = providers.read_text(encoding="utf-8").splitlines()
+    providers.write_text("\n".join(rows[:1] + rows[1::2]) + "\n", encoding="utf-8")
+    book = load("convention-2024")
+    batch = read_csv(claims, book.input)
+    references = {"provider": read_csv(providers, book.references[0].schema)}
+    engine = _Recording(book)
+    engine.load_batch(batch, references)
+    read = {}
+    for rule in (r for r in engine._rules if r.aggregate is not None):
+        engine.fetched = []
+        engine._rows(rule)
+        (query,) = engine.fetched
+        lines = {t.name for t in query.find_all(exp.Table)} & {LINES, OWN_LINES}
+        joined = any(c.name.startswith("provider.") for c in query.find_all(exp.Column))
+        assert lines == {LINES if joined else OWN_LINES}, rule.id
+        read[rule.id] = lines
+    assert read["TLC-CAP"] == {OWN_LINES}
+    assert read["TLC-CAP-PSY"] == {LINES}
+    found = engine.run_all()
+    assert any(v.rule.startswith("TLC-CAP") for v in found)
+    assert found == interpreter.check(book, batch, references)
