@@ -51,6 +51,12 @@ def _holidays_in(year: int) -> Mapping[date, str]:
     return MappingProxyType(dict(holidays.France(years=year, language="fr")))
 
 
+def warm() -> None:
+    """Pay the calendar's first use ahead (0.1 s: the library's import and its French names,
+    which every later year reuses), from a thread while the caller waits on something else."""
+    _holidays_in(date.today().year)
+
+
 def public_holidays(first_year: int, last_year: int) -> list[date]:
     """Every French public holiday of the years, in order (for SQL engines' holiday table)."""
     return sorted(d for year in range(first_year, last_year + 1) for d in _holidays_in(year))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -122,6 +123,15 @@ class ColumnarEngine:
         # Where context lines come from (check --history): aggregates count them with
         # today's lines; nothing flags them. Set before loading.
         self.history: HistorySource | None = None
+        self._calendar_warm: threading.Thread | None = None
+
+    def _warm_calendar(self) -> None:
+        """Start paying the holiday calendar's first use (its library and French names, 0.1
+        s) in a thread, when the rules use it: an engine calls this before it loads the
+        input, which leaves Python idle while the engine works."""
+        if self._uses_calendar():
+            self._calendar_warm = threading.Thread(target=calendar.warm, name="claimlint-calendar")
+            self._calendar_warm.start()
 
     # -- hooks
     def _register(self, name: str, table: pa.Table) -> None:
@@ -207,6 +217,8 @@ class ColumnarEngine:
     def _load_calendar(self) -> None:
         """The French public holidays over the years of the dates the calendar functions
         read; every date column's years when one of their arguments is computed."""
+        if self._calendar_warm is not None:
+            self._calendar_warm.join()
         args = [a for call in self._calendar_calls() for a in call.args if a.type is Type.DATE]
         if all(isinstance(a, m.FieldRef) and a.table is None for a in args):
             date_columns = sorted({a.name for a in args})

@@ -45,6 +45,7 @@ class DuckDBEngine(ColumnarEngine):
         # CASEs exist so that those tests run only where needed.
         con.execute("SET disabled_optimizers = 'in_clause'")
         self.con = con
+        self._warm_calendar()
 
     # -- loading
     def load_batch(

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from claimlint.checker import calendar
 from claimlint.checker.calendar import (
     add_working_days,
     age_on,
@@ -284,3 +285,14 @@ def test_bridge_days_are_out_of_hours_all_day(day: date) -> None:
 )
 def test_days_next_to_no_holiday_or_outside_the_rule_are_not_bridge_days(day: date) -> None:
     assert not is_out_of_hours(day, time(10, 0))
+
+
+def test_warm_loads_this_years_holidays_ahead() -> None:
+    """What the DuckDB engine's thread runs while the input loads: afterwards this year's
+    holidays are known without computing them again."""
+    calendar._holidays_in.cache_clear()
+    calendar.warm()
+    before = calendar._holidays_in.cache_info()
+    assert before.currsize == 1
+    assert calendar.public_holidays(date.today().year, date.today().year)
+    assert calendar._holidays_in.cache_info().hits == before.hits + 1

@@ -13,7 +13,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from claimlint.checker import duckdb_engine, interpreter
+from claimlint.checker import calendar, duckdb_engine, interpreter
 from claimlint.checker.columnar import LINES, OWN_LINES
 from claimlint.checker.duckdb_engine import DuckDBEngine
 from claimlint.checker.readers import read_csv
@@ -144,3 +144,18 @@ def test_aggregates_join_the_reference_tables_only_when_they_read_them(tmp_path:
     found = engine.run_all()
     assert any(v.rule.startswith("TLC-CAP") for v in found)
     assert found == interpreter.check(book, batch, references)
+
+
+def test_the_holiday_calendar_is_loaded_while_the_engine_reads_the_input(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The calendar's first use (0.1 s) is paid by a thread started with the engine, when the
+    rules use working days, and waited for before the holidays are read."""
+    started = []
+    monkeypatch.setattr(calendar, "warm", lambda: started.append("warm"))
+    engine = DuckDBEngine(load("convention-2024"))
+    assert engine._calendar_warm is not None
+    engine._calendar_warm.join(timeout=10)
+    assert started == ["warm"]
+    without = DuckDBEngine(load("fmt-2026"))
+    assert not without._uses_calendar() and without._calendar_warm is None
