@@ -50,19 +50,24 @@ def _encode(value: Any) -> Any:
     raise TypeError(f"unexpected value in a syntax tree: {type(value).__name__}")
 
 
-def _decode(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_decode(v) for v in value)
-    if not isinstance(value, dict):
-        return value
+def _tuples(value: Any) -> Any:
+    """JSON arrays as the tuples the syntax classes hold, at any depth."""
+    return tuple(_tuples(v) for v in value) if type(value) is list else value
+
+
+def _object(value: dict[str, Any]) -> Any:
+    """A JSON object of the cache as the value it stands for. json.loads calls this on each
+    object as it is read, innermost first, so the tree is built in one pass."""
+    if "@" in value:
+        cls = _CLASSES[value.pop("@")]
+        return cls(**{k: _tuples(v) if type(v) is list else v for k, v in value.items()})
     if "@decimal" in value:
         return Decimal(value["@decimal"])
     if "@date" in value:
         return dt.date.fromisoformat(value["@date"])
     if "@time" in value:
         return dt.time.fromisoformat(value["@time"])
-    cls = _CLASSES[value["@"]]
-    return cls(**{k: _decode(v) for k, v in value.items() if k != "@"})
+    raise KeyError("@")
 
 
 def _directory() -> Path | None:
@@ -90,8 +95,8 @@ def load(text: str, label: str, grammar_digest: str) -> syntax.SourceFile | None
     if directory is None:
         return None
     try:
-        document = json.loads((directory / f"{_key(text, label, grammar_digest)}.json").read_text())
-        parsed = _decode(document)
+        path = directory / f"{_key(text, label, grammar_digest)}.json"
+        parsed = json.loads(path.read_text(), object_hook=_object)
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return parsed if isinstance(parsed, syntax.SourceFile) and parsed.text == text else None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from claimlint import grammar
 from claimlint.dsl import parse_cache
 from claimlint.dsl.loader import locate, read_sources
 from claimlint.dsl.parser import parse
+from claimlint.errors import RulebookError
 
 
 @pytest.fixture
@@ -24,11 +27,29 @@ def test_cached_trees_equal_parsed_trees(cache_dir, name):
     assert again == first
 
 
-def test_a_corrupt_cache_entry_is_ignored(cache_dir):
+BAD = sorted((Path(__file__).parent.parent / "rulebooks" / "bad").glob("*.rules"))
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_every_tree_the_parser_builds_comes_back_the_same(cache_dir, path):
+    """The bad rulebooks parse (their faults are found later) into every kind of node."""
+    text = path.read_text("utf-8")
+    try:
+        parsed = parse(text, path.name)
+    except RulebookError:
+        return  # a syntax error: nothing to cache
+    parse_cache.store(parsed, grammar.digest())
+    assert parse_cache.load(text, path.name, grammar.digest()) == parsed
+
+
+@pytest.mark.parametrize(
+    "corrupt", ["{not json", "[]", '{"a": 1}', '{"@": "Nothing"}', '{"@": "SourceFile"}', "1"]
+)
+def test_a_corrupt_cache_entry_is_ignored(cache_dir, corrupt):
     root, files = locate("fmt-2026")
     read_sources("fmt-2026")
     for entry in cache_dir.glob("*.json"):
-        entry.write_text("{not json")
+        entry.write_text(corrupt)
     assert read_sources("fmt-2026") == [
         parse(f.read_text("utf-8"), f"{root.name}/{f.name}") for f in files
     ]
