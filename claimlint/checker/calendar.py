@@ -8,6 +8,7 @@ Public holidays are those of metropolitan France as given by the maintained ``ho
 
 from calendar import isleap  # the standard library module (absolute import), not this one
 from collections.abc import Mapping
+from contextlib import suppress
 from datetime import date, time, timedelta
 from functools import cache
 from types import MappingProxyType
@@ -53,8 +54,11 @@ def _holidays_in(year: int) -> Mapping[date, str]:
 
 def warm() -> None:
     """Pay the calendar's first use ahead (0.1 s: the library's import and its French names,
-    which every later year reuses), from a thread while the caller waits on something else."""
-    _holidays_in(date.today().year)
+    which every later year reuses), from a thread while the caller waits on something else.
+    A fault is left to that first use, which meets it again and reports it: a thread's
+    traceback would reach the user."""
+    with suppress(Exception):
+        _holidays_in(date.today().year)
 
 
 def public_holidays(first_year: int, last_year: int) -> list[date]:

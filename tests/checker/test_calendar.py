@@ -296,3 +296,15 @@ def test_warm_loads_this_years_holidays_ahead() -> None:
     assert before.currsize == 1
     assert calendar.public_holidays(date.today().year, date.today().year)
     assert calendar._holidays_in.cache_info().hits == before.hits + 1
+
+
+def test_warm_leaves_a_fault_to_the_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in a thread, warm() must not raise: the check's own use of the calendar reports."""
+
+    def broken(year: int) -> None:
+        raise ImportError("holidays")
+
+    monkeypatch.setattr(calendar, "_holidays_in", broken)
+    calendar.warm()
+    with pytest.raises(ImportError):
+        calendar.public_holidays(2025, 2025)
