@@ -30,16 +30,20 @@ def test_cached_trees_equal_parsed_trees(cache_dir, name):
 BAD = sorted((Path(__file__).parent.parent / "rulebooks" / "bad").glob("*.rules"))
 
 
-@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
-def test_every_tree_the_parser_builds_comes_back_the_same(cache_dir, path):
-    """The bad rulebooks parse (their faults are found later) into every kind of node."""
-    text = path.read_text("utf-8")
-    try:
-        parsed = parse(text, path.name)
-    except RulebookError:
-        return  # a syntax error: nothing to cache
-    parse_cache.store(parsed, grammar.digest())
-    assert parse_cache.load(text, path.name, grammar.digest()) == parsed
+def test_every_tree_the_parser_builds_comes_back_the_same(cache_dir):
+    """The bad rulebooks that parse (their faults are found later) hold every kind of node.
+    Those with a syntax error have no tree to cache and are passed over, not counted."""
+    kept = []
+    for path in BAD:
+        text = path.read_text("utf-8")
+        try:
+            parsed = parse(text, path.name)
+        except RulebookError:
+            continue
+        parse_cache.store(parsed, grammar.digest())
+        assert parse_cache.load(text, path.name, grammar.digest()) == parsed, path.name
+        kept.append(path.name)
+    assert kept  # not a test of nothing
 
 
 @pytest.mark.parametrize(
