@@ -57,6 +57,12 @@ def truth(value: Any) -> bool:
 _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 
 
+def _unsigned(value: Any) -> Any:
+    """A zero without its sign: Python's decimals have a -0 (0 × -1, -0.00), SQL's do not,
+    and every engine must print 0,00."""
+    return value.copy_abs() if type(value) is Decimal and not value else value
+
+
 def _divide(a: Any, b: Any) -> Any:
     return None if b == 0 else Decimal(a) / Decimal(b)
 
@@ -102,13 +108,16 @@ class Compiler:
 
         def arith(line: Line) -> Any:
             a, b = left(line), right(line)
-            return None if a is None or b is None else op(a, b)
+            if a is None or b is None:
+                return None
+            value = op(a, b)
+            return value if value else _unsigned(value)
 
         return arith
 
     def _Negate(self, e: m.Negate) -> Fn:
         inner = self.compile(e.operand)
-        return lambda line: None if (v := inner(line)) is None else -v
+        return lambda line: None if (v := inner(line)) is None else _unsigned(-v)
 
     def _Compare(self, e: m.Compare) -> Fn:
         left, right, op = self.compile(e.left), self.compile(e.right), m.COMPARISONS[e.op]

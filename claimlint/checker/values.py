@@ -33,13 +33,14 @@ def french(value: Any, type_: Type | None = None) -> str:
 
 
 def euros(value: Decimal) -> str:
-    """A decimal with a decimal comma and at least two places: 15,00 ; -3,50 ; 0,125."""
+    """A decimal with a decimal comma and at least two places: 15,00 ; -3,50 ; 0,125.
+    Beyond the cents, the places the value needs: 25.00 / 8 is 3,125 whether the engine
+    holds it as 3.125 (Python) or 3.12500 (DuckDB)."""
     text = f"{value:f}"
     if text[-3:-2] == ".":  # two places already (money read from a table or a file)
         return text.replace(".", ",")
     cents = value.quantize(CENT)
-    if value == cents:
-        value = cents
+    value = cents if value == cents else value.normalize()
     return f"{value:f}".replace(".", ",")
 
 

@@ -578,5 +578,6 @@ CENT = Decimal("0.01")
 
 
 def money(value: Decimal | int) -> Decimal:
-    """Money to two places, exactly."""
-    return Decimal(value).quantize(CENT)
+    """Money to two places, exactly; -0.004 is 0.00, not -0.00 (SQL's decimals have no -0)."""
+    cents = Decimal(value).quantize(CENT)
+    return cents if cents else cents.copy_abs()

@@ -21,6 +21,8 @@ from claimlint.dsl.types import Type
         ("15.00", "15,00"),
         ("15.000", "15,00"),
         ("0.125", "0,125"),
+        ("3.12500", "3,125"),  # DuckDB's DECIMAL(x, 5) for 25.00 / 8
+        ("-0.01250", "-0,0125"),
         ("-3.5", "-3,50"),
         ("-0.00", "-0,00"),
         ("1E+2", "100,00"),
@@ -37,9 +39,12 @@ def test_euros_have_a_decimal_comma_and_at_least_two_places(value: str, shown: s
     )
 )
 def test_euros_agree_with_their_definition(value: Decimal) -> None:
-    # The definition: the value to the cent when that loses nothing, else as it is.
+    # The definition: the value to the cent when that loses nothing, else the places it
+    # needs (the same text whatever places the engine kept).
     cents = value.quantize(Decimal("0.01"))
-    assert euros(value) == f"{cents if cents == value else value:f}".replace(".", ",")
+    shown = cents if cents == value else value.normalize()
+    assert euros(value) == f"{shown:f}".replace(".", ",")
+    assert euros(value.quantize(Decimal("1E-8"))) == euros(value)
 
 
 @pytest.mark.parametrize(
