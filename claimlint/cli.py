@@ -20,6 +20,7 @@ from claimlint import __version__
 from claimlint.checker.examples import coverage, run_all
 from claimlint.checker.run import ENGINES, CheckRun, check_files
 from claimlint.checker.selection import Selection
+from claimlint.checker.violations import JsonLines
 from claimlint.dsl.loader import DEFAULT_RULEBOOK, load
 from claimlint.dsl.model import Severity
 from claimlint.errors import ClaimlintError
@@ -568,6 +569,8 @@ def check(
     sink = functools.partial(_write_records, out=out, private=private) if fmt == "jsonl" else None
     if waivers_file or baseline_file or write_baseline_file or isinstance(out, _PartsFolder):
         sink = None  # the records are filtered once the run is over
+    # Records only streamed as JSON lines: the DuckDB engine may write them itself.
+    json_lines = JsonLines(pseudonymised=private is not None) if sink is not None else None
     mapping = _mapping(renames)
     if explain_line is not None:
         sys.exit(
@@ -596,6 +599,7 @@ def check(
         history=history_path,
         lock_timeout=lock_timeout,
         spark_master=spark_master,
+        json_lines=json_lines,
     )
     if waivers_file or baseline_file or write_baseline_file:
         run = _waive_and_baseline(run, waivers_file, baseline_file, write_baseline_file)

@@ -10,7 +10,8 @@ reads none of their columns; joined with CLAIMS only if it tests a claim), finds
 that may break their cap with a hash aggregate, then ranks only their lines with one
 window. Flagged lines come back with the values their record needs and go through the
 same `make_violation` as the interpreter's, so every engine writes the same bytes; the next
-rule's query runs while Python builds this rule's records.
+rule's query runs while Python builds this rule's records. In a streamed JSON Lines run the
+DuckDB engine writes most records itself, the same bytes (checker/json_lines.py).
 
 An engine subclass says how to run SQL (its dialect, how to make an Arrow table or typed rows
 readable, how to materialise a query as a table or name it as a view, how to fetch rows); the
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from sqlglot import exp
 
-from claimlint.checker import calendar, sql, tables
+from claimlint.checker import calendar, json_lines, sql, tables
 from claimlint.checker.context import HistorySource, counts_history, note_history
 from claimlint.checker.readers import Batch
 from claimlint.checker.sql import (
@@ -49,7 +50,13 @@ from claimlint.checker.sql import (
     short_circuit,
     truth,
 )
-from claimlint.checker.violations import Violation, make_violation, ordered
+from claimlint.checker.violations import (
+    JsonLines,
+    Rendered,
+    Violation,
+    make_violation,
+    ordered,
+)
 from claimlint.dsl import analysis
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Role, Schema
@@ -72,7 +79,7 @@ def ref_table(name: str) -> str:
 
 
 @attrs.frozen
-class _Shape:
+class Shape:
     """What a rule's result rows hold beyond the fixed head (see `_values`)."""
 
     placeholders: tuple[m.Placeholder, ...]
@@ -82,7 +89,7 @@ class _Shape:
     calls_at: int
 
     @classmethod
-    def of(cls, rule: m.Rule) -> _Shape:
+    def of(cls, rule: m.Rule) -> Shape:
         placeholders = tuple(
             p for p in rule.message.parts if isinstance(p, m.Placeholder) and p.expr is not None
         )
@@ -97,7 +104,15 @@ class _Shape:
 
 
 # A row's fixed head: line, claim, provider, time, day, stake, severe (see `_values`).
-HEAD = 7
+HEAD = len(json_lines.HEAD)
+
+
+@attrs.frozen
+class Found:
+    """What a rule's query brought back: its rows, or its records' JSON lines (`rendered`)."""
+
+    rows: list[tuple]
+    rendered: bool
 
 
 class ColumnarEngine:
@@ -124,6 +139,7 @@ class ColumnarEngine:
         # today's lines; nothing flags them. Set before loading.
         self.history: HistorySource | None = None
         self._calendar_warm: threading.Thread | None = None
+        self._json_lines: JsonLines | None = None  # set by run_all
 
     def _warm_calendar(self) -> None:
         """Start paying the holiday calendar's first use (its library and French names, 0.1
@@ -387,7 +403,7 @@ class ColumnarEngine:
         return order
 
     # -- rules
-    def _values(self, rule: m.Rule, shape: _Shape) -> list[exp.Expression]:
+    def _values(self, rule: m.Rule, shape: Shape) -> list[exp.Expression]:
         """What a record needs from its line, in a fixed order (see _record)."""
         values: list[exp.Expression] = [
             col(self.roles[r]) if self.roles[r] else exp.null()
@@ -400,12 +416,13 @@ class ColumnarEngine:
         values += [self.exprs.compile(p.expr) for p in shape.placeholders]
         values += [self.exprs.compile(e) for _, e in rule.lets]
         values += [TableCompiler(self.exprs, c).rows() for c in shape.calls]
-        return values
+        # Named, so that a table of them can be read by position (checker/json_lines.py).
+        return [alias(v, f"_v{i}") for i, v in enumerate(values)]
 
     def _record(
         self,
         rule: m.Rule,
-        shape: _Shape,
+        shape: Shape,
         row: tuple,
         figures: dict[str, Any],
         group: bool = False,
@@ -452,10 +469,10 @@ class ColumnarEngine:
                 table = self.rulebook.tables[call.table]
                 tables.evaluate(table, list(found[0]))  # raises the interpreter's own error
 
-    def _rows(self, rule: m.Rule) -> list[tuple]:
+    def _rows(self, rule: m.Rule) -> Found:
         """The engine's part of a rule: its flagged rows (raises on a broken table)."""
         self._check_conflicts(rule)
-        shape = _Shape.of(rule)
+        shape = Shape.of(rule)
         if rule.aggregate is None:
             where = col(self._flag[(rule.id,)])
             query = (
@@ -463,20 +480,37 @@ class ColumnarEngine:
                 .from_(FLAGGED, copy=False)
                 .where(where, copy=False)
             )
-            return self._fetch(query)
-        return self._fetch(self._aggregate_query(rule, shape))
+        else:
+            query = self._aggregate_query(rule, shape)
+        return self._found(rule, shape, query)
 
-    def _records(self, rule: m.Rule, rows: list[tuple]) -> list[Violation]:
-        """Python's part: the rows as violation records."""
-        shape = _Shape.of(rule)
+    def _found(self, rule: m.Rule, shape: Shape, query: exp.Expression) -> Found:
+        """The rows of the rule's query; an engine that writes records itself
+        (`_json_lines`) may return their lines instead."""
+        return Found(self._fetch(query), rendered=False)
+
+    def _records(self, rule: m.Rule, found: Found) -> list[Violation | Rendered]:
+        """Python's part: the rows as violation records, in their order."""
+        if found.rendered:  # (severe, stake, line), already in order
+            severe_as = rule.severity_if[1] if rule.severity_if else rule.severity
+            return [
+                Rendered(
+                    rule.id,
+                    severe_as if severe else rule.severity,
+                    Decimal(stake),
+                    json_lines.as_python(line),
+                )
+                for severe, stake, line in found.rows
+            ]
+        shape = Shape.of(rule)
         if rule.aggregate is None:
-            return [self._record(rule, shape, row, {}) for row in rows]
-        return self._aggregate_records(rule, shape, rows)
+            return ordered([self._record(rule, shape, row, {}) for row in found.rows])
+        return ordered(self._aggregate_records(rule, shape, found.rows))
 
     def _counts_history(self, rule: m.Rule) -> bool:
         return self.history is not None and counts_history(rule)
 
-    def _aggregate_query(self, rule: m.Rule, shape: _Shape) -> exp.Expression:
+    def _aggregate_query(self, rule: m.Rule, shape: Shape) -> exp.Expression:
         agg = rule.aggregate
         assert agg is not None
         keys = [f"_k{i}" for i in range(len(agg.keys))]
@@ -609,7 +643,7 @@ class ColumnarEngine:
             .where(and_(col("_counted"), flagged), copy=False)
         )
 
-    def _aggregate_records(self, rule: m.Rule, shape: _Shape, rows: list[tuple]) -> list[Violation]:
+    def _aggregate_records(self, rule: m.Rule, shape: Shape, rows: list[tuple]) -> list[Violation]:
         """Each row: the record's values, then count, total, cap, rank, [period], [history]."""
         agg = rule.aggregate
         assert agg is not None
@@ -633,7 +667,7 @@ class ColumnarEngine:
     def _interrupt(self) -> None:
         """Stop the SQL under way (the user pressed Ctrl-C or a rule failed)."""
 
-    def _rows_ahead(self, pool: ThreadPoolExecutor) -> Iterator[list[tuple]]:
+    def _rows_ahead(self, pool: ThreadPoolExecutor) -> Iterator[Found]:
         """Each rule's rows, in order. The pool's thread runs the next rule's SQL while the
         caller builds and writes the records of this one (the engines do not hold Python's
         lock while they work); one rule ahead at most, so rows do not pile up in memory."""
@@ -645,17 +679,19 @@ class ColumnarEngine:
         if ahead is not None:
             yield ahead.result()
 
-    def run_all(self, sink=None) -> list[Violation]:
+    def run_all(self, sink=None, json_lines: JsonLines | None = None) -> list[Violation | Rendered]:
         """The rules `_prepare` was given, in rule-ID order; `sink` receives each rule's
-        violations as they come."""
-        found: list[Violation] = []
+        violations as they come. With `json_lines`, the records the engine can write itself
+        come as `Rendered` (checker/json_lines.py)."""
+        self._json_lines = json_lines
+        found: list[Violation | Rendered] = []
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimlint-sql")
         try:
             with self._progress(len(self._rules)) as progress:
                 ahead = self._rows_ahead(pool)
                 for rule, rows in zip(self._rules, ahead, strict=True):
                     progress.step(rule.id)
-                    violations = ordered(self._records(rule, rows))
+                    violations = self._records(rule, rows)
                     if sink is not None:
                         sink(violations)
                     found.extend(violations)

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 from sqlglot import exp
 
-from claimlint.checker.columnar import INPUT, ColumnarEngine
+from claimlint.checker import json_lines
+from claimlint.checker.columnar import INPUT, ColumnarEngine, Found, Shape
 from claimlint.checker.columnar_input import load_arrow, load_parquet
 from claimlint.checker.progress import Progress
 from claimlint.checker.readers import Batch, Rejection
 from claimlint.checker.sql import alias, sql_type, temporary
-from claimlint.checker.violations import Violation
+from claimlint.checker.violations import JsonLines, Rendered, Violation, names_patient
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Schema
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 # after pyarrow's import: 0.1 s, 0.3 s with the pandas its first conversion imports when
 # pandas is installed.
 LIST_VALUES = 500_000
+# A rule's flagged rows, when the engine writes their records (checker/json_lines.py).
+FOUND = "claimlint_found"
 
 
 class DuckDBEngine(ColumnarEngine):
@@ -135,6 +138,25 @@ class DuckDBEngine(ColumnarEngine):
     def _fetch(self, query: exp.Expression) -> list[tuple]:
         return self.con.execute(query.sql(dialect=self.dialect, copy=False)).fetchall()
 
+    def _found(self, rule: m.Rule, shape: Shape, query: exp.Expression) -> Found:
+        """In a JSON Lines run, the records' lines written by DuckDB from the rule's rows,
+        kept in a table so that their types are known; the rows themselves when a type
+        (or a patient named where reports pseudonymise) keeps the records in Python."""
+        wanted = self._json_lines
+        if (
+            wanted is None
+            or self.history is not None
+            or (wanted.pseudonymised and names_patient(rule))
+        ):
+            return super()._found(rule, shape, query)
+        self._create(FOUND, query, "TABLE")
+        described = exp.Describe(this=exp.to_table(FOUND)).sql(dialect=self.dialect)
+        columns = [(name, type_) for name, type_, *_ in self.con.execute(described).fetchall()]
+        lines = json_lines.line_query(rule, shape.placeholders, shape.calls, FOUND, columns)
+        if lines is None:
+            return Found(self._fetch(exp.select(exp.Star()).from_(FOUND)), rendered=False)
+        return Found(self._fetch(lines), rendered=True)
+
     def _interrupt(self) -> None:
         self.con.interrupt()
 
@@ -147,8 +169,10 @@ def check(
     batch: Batch,
     references: Mapping[str, Batch] | None = None,
     only: Iterable[str] | None = None,
-) -> list[Violation]:
-    """Every violation of the rulebook's rules (or of `only` those), as the interpreter's."""
+    json_lines: JsonLines | None = None,
+) -> list[Violation | Rendered]:
+    """Every violation of the rulebook's rules (or of `only` those), as the interpreter's;
+    with `json_lines`, those the engine writes itself as `Rendered` records."""
     engine = DuckDBEngine(rulebook)
     engine.load_batch(batch, references or {}, only)
-    return engine.run_all()
+    return engine.run_all(json_lines=json_lines)

@@ -14,7 +14,7 @@ import attrs
 
 from claimlint.checker import interpreter
 from claimlint.checker.readers import Batch, Rejection, read_csv_files, read_jsonl
-from claimlint.checker.violations import Violation
+from claimlint.checker.violations import JsonLines, Rendered, Violation
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Role, Schema
 from claimlint.errors import InputError
@@ -28,7 +28,8 @@ class CheckRun:
     inputs: tuple[str, ...]
     read: int
     rejected: tuple[Rejection, ...]
-    violations: tuple[Violation, ...]
+    # Rendered records only in a streamed JSON Lines run (`check_files(json_lines=...)`).
+    violations: tuple[Violation | Rendered, ...]
     waived: int = 0  # violations suppressed by a waiver (--waivers): counted, not listed
     baselined: int = 0  # violations already in the baseline (--baseline): counted, not listed
 
@@ -39,7 +40,7 @@ class CheckRun:
         inputs: Sequence[str | Path],
         read: int,
         rejected: Iterable[Rejection],
-        violations: Iterable[Violation],
+        violations: Iterable[Violation | Rendered],
     ) -> CheckRun:
         """An engine's outcome, rejections in file and line order."""
         return cls(
@@ -302,8 +303,10 @@ def check_files(
     history: str | Path | None = None,
     lock_timeout: float = 10.0,
     spark_master: str | None = None,
+    json_lines: JsonLines | None = None,
 ) -> CheckRun:
     """Read, check and account; `sink` receives each rule's violations as soon as found.
+    With `json_lines`, the DuckDB engine may hand it records it wrote itself (`Rendered`).
 
     With `history` (a history store), aggregates also count its lines of the groups and
     periods today's lines touch; only today's lines are flagged.
@@ -369,7 +372,7 @@ def check_files(
             batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit)
             engine_.load_batch(batch, refs)
             read, rejected = batch.read, list(batch.rejected)
-        violations = engine_.run_all(sink=sink)
+        violations = engine_.run_all(sink=sink, json_lines=json_lines)
     else:
         batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit, con)
         read, rejected = batch.read, list(batch.rejected)

@@ -60,6 +60,28 @@ class Violation:
         }
 
 
+@attrs.frozen
+class Rendered:
+    """A violation whose public record the engine wrote itself, as its JSON line (a streamed
+    `--format jsonl` run, checker/json_lines.py): what the run's accounting reads, and the
+    line, the same bytes as `Violation.record()` encoded."""
+
+    rule: str
+    severity: Severity
+    amount_at_stake: Decimal
+    line: str  # without its newline
+    patients: tuple[str, ...] = ()  # none: a record naming patients is not rendered
+
+
+@attrs.frozen
+class JsonLines:
+    """A run whose records are only written as JSON lines, as the rules finish: an engine
+    may hand over `Rendered` records. When `pseudonymised`, the writer replaces patient
+    identifiers in `Violation`s, so the rules whose records name a patient keep those."""
+
+    pseudonymised: bool
+
+
 # The public record's fields, in the contract's order (json, jsonl, csv).
 RECORD_FIELDS = (
     "rule",
@@ -136,6 +158,12 @@ def _plan(rule: m.Rule) -> _Plan:
             _PLANS.clear()
         known = _PLANS[id(rule)] = _Plan.of(rule)
     return known
+
+
+def names_patient(rule: m.Rule) -> bool:
+    """Whether the rule's message or details may show a patient's identifier."""
+    plan = _plan(rule)
+    return bool(plan.patient_names or plan.patient_lets)
 
 
 def ordered(violations: list[Violation]) -> list[Violation]:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import IO, Any
 
 from claimlint.checker.run import CheckRun
-from claimlint.checker.violations import Violation
+from claimlint.checker.violations import Rendered, Violation
 from claimlint.dsl.model import Severity
 
 
@@ -57,10 +57,13 @@ def write_json(run: CheckRun, out: IO[str]) -> None:
 _LINE = json.JSONEncoder(ensure_ascii=False)
 
 
-def write_records(violations: Iterable[Violation], out: IO[str]) -> None:
-    """JSON Lines, one record a line: what `--format jsonl` streams as rules finish."""
+def write_records(violations: Iterable[Violation | Rendered], out: IO[str]) -> None:
+    """JSON Lines, one record a line: what `--format jsonl` streams as rules finish (a
+    `Rendered` record comes with its line)."""
     encode = _LINE.encode
-    out.write("".join(encode(v.record()) + "\n" for v in violations))
+    out.write(
+        "".join((v.line if type(v) is Rendered else encode(v.record())) + "\n" for v in violations)
+    )
     out.flush()
 
 

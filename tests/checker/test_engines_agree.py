@@ -17,6 +17,7 @@ engine compiles every rule on every call, so each batch costs seconds).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 import os
 import re
@@ -35,11 +36,12 @@ from hypothesis import strategies as st
 
 from claimlint.checker import duckdb_engine, examples, interpreter, tables
 from claimlint.checker.readers import Batch
-from claimlint.checker.violations import Violation
+from claimlint.checker.violations import JsonLines, Rendered, Violation
 from claimlint.dsl import model as m
 from claimlint.dsl.loader import load, shipped_names
 from claimlint.dsl.types import Type
 from claimlint.errors import ClaimlintError
+from claimlint.report.records import write_records
 
 EXAMPLES = int(os.environ.get("CLAIMLINT_DIFF_EXAMPLES", "0"))
 
@@ -112,7 +114,27 @@ def engines_agree(
     actual = outcome(duckdb_engine, book, batch, refs, wanted)
     assert actual == expected, explain(expected, actual)
     assert not (isinstance(expected, tuple) and expected[0] == "crash"), expected
+    # The records DuckDB writes itself for `--format jsonl` are the same bytes.
+    lines = outcome(WRITING_LINES, book, batch, refs, wanted)
+    assert as_jsonl(lines) == as_jsonl(expected)
     return expected if isinstance(expected, list) else []
+
+
+class WRITING_LINES:
+    """The DuckDB engine writing the records' JSON lines itself (checker/json_lines.py)."""
+
+    @staticmethod
+    def check(book, batch, refs, only) -> list[Violation | Rendered]:
+        return duckdb_engine.check(book, batch, refs, only, JsonLines(pseudonymised=False))
+
+
+def as_jsonl(found: Any) -> Any:
+    """Violations as `--format jsonl` writes them; an error as it is."""
+    if not isinstance(found, list):
+        return found
+    out = io.StringIO()
+    write_records(found, out)
+    return out.getvalue()
 
 
 def make_batch(book: m.Rulebook, schema_name: str, rows: list[dict[str, Any]]) -> Batch:
