@@ -123,12 +123,13 @@ class ColumnarEngine:
     """
 
     dialect: str = ""
+    wide_products = False  # see sql.ExprCompiler
 
     def __init__(self, rulebook: m.Rulebook):
         self.rulebook = rulebook
         self.roles = {role: sql.role_column(rulebook.input, role) for role in Role}
         self.claim_flags = {c: f"_claim_{i}" for i, c in enumerate(sql.claim_conditions(rulebook))}
-        self.exprs = ExprCompiler(rulebook, self.claim_flags)
+        self.exprs = ExprCompiler(rulebook, self.claim_flags, self.wide_products)
         self._breakable = {
             name for name, table in rulebook.tables.items() if analysis.may_conflict(table)
         }

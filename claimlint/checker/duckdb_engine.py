@@ -37,6 +37,7 @@ FOUND = "claimlint_found"
 
 class DuckDBEngine(ColumnarEngine):
     dialect = "duckdb"
+    wide_products = True
 
     def __init__(self, rulebook: m.Rulebook, con: duckdb.DuckDBPyConnection | None = None):
         super().__init__(rulebook)

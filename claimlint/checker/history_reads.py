@@ -321,7 +321,7 @@ def _summary_query(
     Only the groups of today's lines matter, and every one of their lines is a candidate;
     the other groups come along (they cost less than tests of today's keys would)."""
     schema, agg = store.schema, rule.aggregate
-    exprs = ExprCompiler(rulebook)
+    exprs = ExprCompiler(rulebook, wide_products=True)  # run by DuckDB
     source = exp.select(exp.Star(), alias(day_expr(schema), DAY), copy=False).from_(
         CANDIDATES, copy=False
     )

@@ -191,9 +191,18 @@ def _exact_reciprocal(value: Decimal | int) -> Decimal:
 class ExprCompiler:
     """Model expressions -> sqlglot expressions over the base relation's columns."""
 
-    def __init__(self, rulebook: m.Rulebook, claim_flags: dict[m.Expr, str] | None = None):
+    def __init__(
+        self,
+        rulebook: m.Rulebook,
+        claim_flags: dict[m.Expr, str] | None = None,
+        wide_products: bool = False,
+    ):
         self.rulebook = rulebook
         self.claim_flags = claim_flags if claim_flags is not None else {}
+        # DuckDB keeps the widest operand's width for a product of decimals and fails beyond
+        # it (9999999999999999.99 * 0.125 overflows DECIMAL(18)): its products are made on
+        # 38 digits, at the same scale. Spark widens them itself.
+        self.wide_products = wide_products
         # A `let` or `define` is inlined wherever it is used: compile each model node once.
         self._compiled: dict[m.Expr, exp.Expression] = {}
         # The public holidays of the years the batch spans, set (see `set_holidays`) before
@@ -246,6 +255,8 @@ class ExprCompiler:
 
     def _Arith(self, e: m.Arith) -> exp.Expression:
         left = self.compile(e.left)
+        if self.wide_products and e.op in "*/" and e.type in (Type.MONEY, Type.DECIMAL):
+            left = exp.Mul(this=left, expression=exp.cast(exp.Literal.number(1), "DECIMAL(38, 0)"))
         if e.op == "/":
             assert isinstance(e.right, m.Const), "the resolver only allows constant divisors"
             return exp.Paren(

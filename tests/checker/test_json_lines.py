@@ -173,7 +173,7 @@ KINDS_ROWS = [
     line(2, quantity=None, rate=None, urgent=None, referral_date=None, service_time=None),
     line(3, amount=Decimal("0.05"), rate=Decimal("0.125"), urgent=True, claim_id=None),
     line(4, amount=Decimal("-3.50"), rate=Decimal("100"), quantity=-7),
-    line(5, amount=Decimal("99999999.99"), rate=Decimal("0.000001")),
+    line(5, amount=Decimal("9999999999999999.99"), rate=Decimal("0.000001")),  # / 8 overflowed
     line(6, amount=Decimal("0.01"), rate=Decimal("0.5"), service_date=dt.date(2025, 3, 9)),
     line(7, amount=Decimal("0.03"), rate=Decimal("0.5"), act_code="Y"),
     line(8, provider_id="P2", service_date=dt.date(2026, 1, 1), rate=Decimal("2.25")),
@@ -193,6 +193,8 @@ KINDS_ROWS = [
 def test_every_type_prints_as_python_prints_it(kinds: Any) -> None:
     expected, found = both(kinds, KINDS_ROWS)
     assert jsonl(found) == jsonl(expected)
+    # And DuckDB's rows made into Violations by Python, the path of the other formats.
+    assert duckdb_engine.check(kinds, batch(kinds, KINDS_ROWS), {}) == expected
     assert [v.severity for v in found] == [v.severity for v in expected]
     assert [v.amount_at_stake for v in found] == [v.amount_at_stake for v in expected]
     # Every record of a line is DuckDB's; a record per group stays Python's.
