@@ -11,7 +11,7 @@ that may break their cap with a hash aggregate, then ranks only their lines with
 window. Flagged lines come back with the values their record needs and go through the
 same `make_violation` as the interpreter's, so every engine writes the same bytes; the next
 rule's query runs while Python builds this rule's records. In a streamed JSON Lines run the
-DuckDB engine writes most records itself, the same bytes (checker/json_lines.py).
+DuckDB engine writes most records itself, the same bytes (checker/sql_json.py).
 
 An engine subclass says how to run SQL (its dialect, how to make an Arrow table or typed rows
 readable, how to materialise a query as a table or name it as a view, how to fetch rows); the
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from sqlglot import exp
 
-from claimlint.checker import calendar, json_lines, sql, tables
+from claimlint.checker import calendar, sql, sql_json, tables
 from claimlint.checker.context import HistorySource, counts_history, note_history
 from claimlint.checker.readers import Batch
 from claimlint.checker.sql import (
@@ -104,7 +104,7 @@ class Shape:
 
 
 # A row's fixed head: line, claim, provider, time, day, stake, severe (see `_values`).
-HEAD = len(json_lines.HEAD)
+HEAD = len(sql_json.HEAD)
 
 
 @attrs.frozen
@@ -417,7 +417,7 @@ class ColumnarEngine:
         values += [self.exprs.compile(p.expr) for p in shape.placeholders]
         values += [self.exprs.compile(e) for _, e in rule.lets]
         values += [TableCompiler(self.exprs, c).rows() for c in shape.calls]
-        # Named, so that a table of them can be read by position (checker/json_lines.py).
+        # Named, so that a table of them can be read by position (checker/sql_json.py).
         return [alias(v, f"_v{i}") for i, v in enumerate(values)]
 
     def _record(
@@ -499,7 +499,7 @@ class ColumnarEngine:
                     rule.id,
                     severe_as if severe else rule.severity,
                     Decimal(stake),
-                    json_lines.as_python(line),
+                    sql_json.as_python(line),
                 )
                 for severe, stake, line in found.rows
             ]
@@ -683,7 +683,7 @@ class ColumnarEngine:
     def run_all(self, sink=None, json_lines: JsonLines | None = None) -> list[Violation | Rendered]:
         """The rules `_prepare` was given, in rule-ID order; `sink` receives each rule's
         violations as they come. With `json_lines`, the records the engine can write itself
-        come as `Rendered` (checker/json_lines.py)."""
+        come as `Rendered` (checker/sql_json.py)."""
         self._json_lines = json_lines
         found: list[Violation | Rendered] = []
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimlint-sql")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 from sqlglot import exp
 
-from claimlint.checker import json_lines
+from claimlint.checker import sql_json
 from claimlint.checker.columnar import INPUT, ColumnarEngine, Found, Shape
 from claimlint.checker.columnar_input import load_arrow, load_parquet
 from claimlint.checker.progress import Progress
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # after pyarrow's import: 0.1 s, 0.3 s with the pandas its first conversion imports when
 # pandas is installed.
 LIST_VALUES = 500_000
-# A rule's flagged rows, when the engine writes their records (checker/json_lines.py).
+# A rule's flagged rows, when the engine writes their records (checker/sql_json.py).
 FOUND = "claimlint_found"
 
 
@@ -153,7 +153,7 @@ class DuckDBEngine(ColumnarEngine):
         self._create(FOUND, query, "TABLE")
         described = exp.Describe(this=exp.to_table(FOUND)).sql(dialect=self.dialect)
         columns = [(name, type_) for name, type_, *_ in self.con.execute(described).fetchall()]
-        lines = json_lines.line_query(rule, shape.placeholders, shape.calls, FOUND, columns)
+        lines = sql_json.line_query(rule, shape.placeholders, shape.calls, FOUND, columns)
         if lines is None:
             return Found(self._fetch(exp.select(exp.Star()).from_(FOUND)), rendered=False)
         return Found(self._fetch(lines), rendered=True)

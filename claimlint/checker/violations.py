@@ -63,7 +63,7 @@ class Violation:
 @attrs.frozen
 class Rendered:
     """A violation whose public record the engine wrote itself, as its JSON line (a streamed
-    `--format jsonl` run, checker/json_lines.py): what the run's accounting reads, and the
+    `--format jsonl` run, checker/sql_json.py): what the run's accounting reads, and the
     line, the same bytes as `Violation.record()` encoded."""
 
     rule: str

@@ -121,7 +121,7 @@ def engines_agree(
 
 
 class WRITING_LINES:
-    """The DuckDB engine writing the records' JSON lines itself (checker/json_lines.py)."""
+    """The DuckDB engine writing the records' JSON lines itself (checker/sql_json.py)."""
 
     @staticmethod
     def check(book, batch, refs, only) -> list[Violation | Rendered]:

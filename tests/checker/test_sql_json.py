@@ -1,4 +1,4 @@
-"""The records DuckDB writes itself as JSON lines (checker/json_lines.py) are the bytes Python
+"""The records DuckDB writes itself as JSON lines (checker/sql_json.py) are the bytes Python
 writes for the same violations.
 
 test_engines_agree.py holds both paths to the same bytes on every example and random batch;
@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claimlint.checker import duckdb_engine, examples, interpreter, json_lines
+from claimlint.checker import duckdb_engine, examples, interpreter, sql_json
 from claimlint.checker.readers import Batch
 from claimlint.checker.violations import JsonLines, Rendered, Violation, names_patient
 from claimlint.cli import main
@@ -319,7 +319,7 @@ def test_shipped_rulebook_records_of_lines_are_written_by_duckdb() -> None:
 def test_a_column_is_read_as_the_python_type_duckdb_fetches(
     duck_type: str, kind: str, scale: int
 ) -> None:
-    cell = json_lines.Cell.of("c", duck_type)
+    cell = sql_json.Cell.of("c", duck_type)
     assert (cell.kind, cell.scale) == (kind, scale)
 
 
@@ -327,8 +327,8 @@ def test_a_column_is_read_as_the_python_type_duckdb_fetches(
 def test_another_type_keeps_the_records_in_python(kinds: Any, duck_type: str) -> None:
     """A rule with a value of a type the SQL does not print gets no query: its rows are
     fetched and Python makes the records."""
-    with pytest.raises(json_lines.Unsupported):
-        json_lines.Cell.of("c", duck_type)
+    with pytest.raises(sql_json.Unsupported):
+        sql_json.Cell.of("c", duck_type)
     rule = next(r for r in kinds.rules if r.id == "KINDS-WEEK")
     head = [
         ("_v0", "VARCHAR"),
@@ -341,9 +341,9 @@ def test_another_type_keeps_the_records_in_python(kinds: Any, duck_type: str) ->
     ]
     figures = [("_count", "HUGEINT"), ("_total", "BIGINT"), ("_cap", "INTEGER")]
     good = head + figures + [("_rank", "HUGEINT"), ("_k1", "VARCHAR")]
-    assert json_lines.line_query(rule, (), (), "t", good) is not None
+    assert sql_json.line_query(rule, (), (), "t", good) is not None
     bad = head + figures + [("_rank", "HUGEINT"), ("_k1", duck_type)]
-    assert json_lines.line_query(rule, (), (), "t", bad) is None
+    assert sql_json.line_query(rule, (), (), "t", bad) is None
 
 
 def test_duckdb_escapes_in_capitals_become_python_escapes() -> None:
@@ -364,7 +364,7 @@ def test_duckdb_escapes_in_capitals_become_python_escapes() -> None:
         (line,) = con.execute(
             "SELECT '{\"a\": ' || CAST(to_json(?) AS TEXT) || '}'", [c]
         ).fetchone()
-        assert json_lines.as_python(line) == json.dumps({"a": c}, ensure_ascii=False)
+        assert sql_json.as_python(line) == json.dumps({"a": c}, ensure_ascii=False)
 
 
 @pytest.mark.parametrize("show", [False, True])
@@ -375,14 +375,14 @@ def test_the_cli_writes_the_same_jsonl_with_either_engine(
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("CLAIMLINT_PSEUDONYM_KEY", "k")
     written = []
-    query = json_lines.line_query
+    query = sql_json.line_query
 
     def spy(rule: Any, *args: Any) -> Any:
         found = query(rule, *args)
         written.append((rule.id, found is not None))
         return found
 
-    monkeypatch.setattr(json_lines, "line_query", spy)
+    monkeypatch.setattr(sql_json, "line_query", spy)
     outputs = []
     for engine in ("python", "duckdb"):
         out = tmp_path / f"{engine}.jsonl"

@@ -10,7 +10,7 @@ gives, so each value is printed from its DuckDB type as `values.french`, `values
 A rule keeps Python's records when one of its values has another type (a float, a
 timestamp...), when its record names a patient and reports pseudonymise them, and when it
 reports groups rather than lines (no line id, so no total order to sort by in SQL).
-tests/checker/test_json_lines.py holds both paths to the same bytes.
+tests/checker/test_sql_json.py holds both paths to the same bytes.
 """
 
 from __future__ import annotations
