@@ -17,7 +17,7 @@ from claimlint.checker.readers import Batch, Rejection, read_csv_files, read_jso
 from claimlint.checker.violations import JsonLines, Rendered, Violation
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Role, Schema
-from claimlint.errors import InputError
+from claimlint.errors import Diagnostic, EvaluationError, InputError
 
 
 @attrs.frozen
@@ -352,8 +352,38 @@ def check_files(
         )
     refs = read_references(rulebook, references or {})
     if chosen == "duckdb":
-        from claimlint.checker.duckdb_engine import DuckDBEngine
+        return _check_on_duckdb(
+            rulebook, inputs, paths, fmt, refs, mapping, memory_limit, sink, history,
+            lock_timeout, con, json_lines,
+        )  # fmt: skip
+    batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit, con)
+    read, rejected = batch.read, list(batch.rejected)
+    violations = interpreter.check(rulebook, batch, refs, sink=sink)
+    return CheckRun.of(rulebook, inputs, read, rejected, violations)
 
+
+def _check_on_duckdb(
+    rulebook: m.Rulebook,
+    inputs: Sequence[str | Path],
+    paths: Sequence[Path],
+    fmt: str,
+    refs: Mapping[str, Batch],
+    mapping: Mapping[str, str] | None,
+    memory_limit: str | None,
+    sink,
+    history: str | Path | None,
+    lock_timeout: float,
+    con,
+    json_lines: JsonLines | None,
+) -> CheckRun:
+    """The check on the DuckDB engine. A number beyond DuckDB's (integers of 64 bits,
+    decimals of 38 digits; Python's have no limit) is the data meeting the engine's limit:
+    an error naming the remedy, not a traceback."""
+    import duckdb
+
+    from claimlint.checker.duckdb_engine import DuckDBEngine
+
+    try:
         con = con if con is not None else connect(memory_limit)
         engine_ = DuckDBEngine(rulebook, con)
         if history:
@@ -373,10 +403,13 @@ def check_files(
             engine_.load_batch(batch, refs)
             read, rejected = batch.read, list(batch.rejected)
         violations = engine_.run_all(sink=sink, json_lines=json_lines)
-    else:
-        batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit, con)
-        read, rejected = batch.read, list(batch.rejected)
-        violations = interpreter.check(rulebook, batch, refs, sink=sink)
+    except duckdb.OutOfRangeException as err:
+        raise EvaluationError(
+            Diagnostic(
+                f"un calcul dépasse les nombres de DuckDB ({err})",
+                hint="le moteur de référence (--engine python) calcule sans cette limite",
+            )
+        ) from None
     return CheckRun.of(rulebook, inputs, read, rejected, violations)
 
 

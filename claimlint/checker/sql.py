@@ -201,7 +201,8 @@ class ExprCompiler:
         self.claim_flags = claim_flags if claim_flags is not None else {}
         # DuckDB keeps the widest operand's width for a product of decimals and fails beyond
         # it (9999999999999999.99 * 0.125 overflows DECIMAL(18)): its products are made on
-        # 38 digits, at the same scale. Spark widens them itself.
+        # 38 digits, at the same scale. Spark widens them itself. (Integers stay 64-bit: a
+        # 128-bit result would not bind where DuckDB wants a BIGINT, make_date's year.)
         self.wide_products = wide_products
         # A `let` or `define` is inlined wherever it is used: compile each model node once.
         self._compiled: dict[m.Expr, exp.Expression] = {}

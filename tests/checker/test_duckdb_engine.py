@@ -17,10 +17,12 @@ from claimlint.checker import calendar, duckdb_engine, interpreter
 from claimlint.checker.columnar import LINES, OWN_LINES
 from claimlint.checker.duckdb_engine import DuckDBEngine
 from claimlint.checker.readers import read_csv
+from claimlint.checker.run import check_files
 from claimlint.dsl import model as m
 from claimlint.dsl.loader import load
 from claimlint.dsl.schema import Field, Schema
 from claimlint.dsl.types import Type
+from claimlint.errors import EvaluationError
 from claimlint.generate import generate
 
 TYPES = [
@@ -159,3 +161,53 @@ def test_the_holiday_calendar_is_loaded_while_the_engine_reads_the_input(
     assert started == ["warm"]
     without = DuckDBEngine(load("fmt-2026"))
     assert not without._uses_calendar() and without._calendar_warm is None
+
+
+POWERS_RULEBOOK = """
+rulebook powers "Puissances" version "1"
+
+input claims "Lignes"
+  line_id       text    required  role line
+  claim_id      text    required  role claim
+  service_date  date    required  role date
+  quantity      integer required
+  amount        money   required  role amount
+
+rule POWER "Huitième du montant, carré de la quantité"
+  severity error
+  source "t"
+  always
+  let eighth = amount / 8
+  let square = SQUARE
+  when quantity > 0
+  message "{eighth} ; {square}"
+"""
+
+
+@pytest.mark.parametrize("square", [False, True])
+def test_the_largest_values_are_computed_or_the_limit_reported(
+    tmp_path: Path, square: bool
+) -> None:
+    """A product of decimals of the readers' largest values (18-digit amounts) is computed
+    by DuckDB as by the interpreter. A product of two of the largest integers (64 bits)
+    exceeds DuckDB's: the check stops with an error naming the remedy, not a traceback."""
+    rules = tmp_path / "powers.rules"
+    rules.write_text(
+        POWERS_RULEBOOK.replace("SQUARE", "quantity * quantity" if square else "quantity"),
+        encoding="utf-8",
+    )
+    claims = tmp_path / "claims.csv"
+    big = 2**63 - 1
+    rows = f"L1,C1,2025-01-02,{big},9999999999999999.99\nL2,C2,2025-01-02,3,1.00\n"
+    claims.write_text("line_id,claim_id,service_date,quantity,amount\n" + rows, encoding="utf-8")
+    book = load(str(rules))
+    reference = check_files(book, [claims], engine="python")
+    assert reference.violations[0].message == (
+        f"1249999999999999,99875 ; {big * big if square else big}"
+    )
+    if not square:
+        assert check_files(book, [claims], engine="duckdb") == reference
+        return
+    with pytest.raises(EvaluationError, match="dépasse les nombres de DuckDB") as raised:
+        check_files(book, [claims], engine="duckdb")
+    assert "--engine python" in raised.value.render()

@@ -62,6 +62,7 @@ rule KINDS "Chaque type dans le message et les détails"
   always
   stake amount * rate
   let q = quantity
+  let q2 = quantity * quantity
   let share = rate
   let twice = amount * 2
   let scaled = amount * rate
