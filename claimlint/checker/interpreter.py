@@ -57,12 +57,6 @@ def truth(value: Any) -> bool:
 _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 
 
-def _unsigned(value: Any) -> Any:
-    """A zero without its sign: Python's decimals have a -0 (0 × -1, -0.00), SQL's do not,
-    and every engine must print 0,00."""
-    return value.copy_abs() if type(value) is Decimal and not value else value
-
-
 def _divide(a: Any, b: Any) -> Any:
     return None if b == 0 else Decimal(a) / Decimal(b)
 
@@ -111,13 +105,13 @@ class Compiler:
             if a is None or b is None:
                 return None
             value = op(a, b)
-            return value if value else _unsigned(value)
+            return value if value else m.unsigned(value)
 
         return arith
 
     def _Negate(self, e: m.Negate) -> Fn:
         inner = self.compile(e.operand)
-        return lambda line: None if (v := inner(line)) is None else _unsigned(-v)
+        return lambda line: None if (v := inner(line)) is None else m.unsigned(-v)
 
     def _Compare(self, e: m.Compare) -> Fn:
         left, right, op = self.compile(e.left), self.compile(e.right), m.COMPARISONS[e.op]

@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from claimlint.dsl.model import unsigned
 from claimlint.dsl.schema import Field, Role, Schema
 from claimlint.dsl.types import DIGITS, INTEGER_MAX, INTEGER_MIN, PLACES, Type
 from claimlint.errors import Diagnostic, InputError, Position
@@ -730,7 +731,7 @@ def _number_converter(kind: Type, decimal_comma: bool) -> Callable[[str], Decima
             except InvalidOperation:
                 raise ValueError(f"{word} invalide « {_show(text)} » (trop grand)") from None
         # -0 and 0 are the same amount; keep one spelling so output is byte-for-byte stable.
-        return value.copy_abs() if not value else value
+        return unsigned(value)
 
     # Amounts repeat (tariffs) and Decimals are immutable: caching saves most of the parsing.
     return functools.lru_cache(maxsize=1 << 16)(convert)

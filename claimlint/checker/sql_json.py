@@ -94,7 +94,9 @@ def _cat(*parts: exp.Expression | str) -> exp.Expression:
     return exprs[0] if len(exprs) == 1 else _f("concat", *exprs)
 
 
-def _case(test: exp.Expression, then: exp.Expression | str, other: exp.Expression | str):
+def _case(
+    test: exp.Expression, then: exp.Expression | str, other: exp.Expression | str
+) -> exp.Case:
     then = _s(then) if isinstance(then, str) else then
     other = _s(other) if isinstance(other, str) else other
     return exp.Case().when(test, then, copy=False).else_(other, copy=False)
@@ -352,13 +354,8 @@ def _line_query(
         raise Unsupported("no line id")
     if day.kind not in ("date", "null") or time.kind not in ("time", "null"):
         raise Unsupported(f"{day.kind}, {time.kind}")
-    stake = _cents(
-        Cell(
-            _f("coalesce", head["stake"](), exp.Literal.number(0)),
-            head["stake"].kind,
-            head["stake"].scale,
-        )
-    )
+    stake_v = head["stake"]
+    stake = _cents(attrs.evolve(stake_v, expr=_f("coalesce", stake_v(), exp.Literal.number(0))))
     severity: exp.Expression | str = _json(rule.severity.value)
     if rule.severity_if:
         severity = _case(severe(), _json(rule.severity_if[1].value), severity)

@@ -577,7 +577,12 @@ class Rulebook:
 CENT = Decimal("0.01")
 
 
+def unsigned(value: Any) -> Any:
+    """A zero without its sign: Python's decimals have a -0 (0 × -1, -0.004 to the cent),
+    SQL's do not, and every engine must print 0,00."""
+    return value.copy_abs() if type(value) is Decimal and not value else value
+
+
 def money(value: Decimal | int) -> Decimal:
-    """Money to two places, exactly; -0.004 is 0.00, not -0.00 (SQL's decimals have no -0)."""
-    cents = Decimal(value).quantize(CENT)
-    return cents if cents else cents.copy_abs()
+    """Money to two places, exactly; -0.004 is 0.00, not -0.00."""
+    return unsigned(Decimal(value).quantize(CENT))
