@@ -1,4 +1,5 @@
-"""sql.tighten and sql.short_circuit: rewrites of compiled conditions that keep their meaning."""
+"""sql.tighten, sql.short_circuit and sql.when: rewrites of compiled conditions that keep
+their meaning."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from claimlint.checker.sql import short_circuit, tighten, truth
+from claimlint.checker.sql import short_circuit, tighten, truth, when
 
 
 def sql(e: exp.Expression) -> str:
@@ -29,6 +30,21 @@ def test_a_wrapper_around_a_condition_that_may_be_missing_stays():
     assert sql(tighten(truth(exp.column("a").eq(1)))) == "COALESCE(a = 1, FALSE)"
     case = exp.Case().when(exp.column("b"), exp.column("a").eq(1)).else_(exp.false())
     assert sql(tighten(truth(case))).startswith("COALESCE(CASE")
+
+
+def test_a_case_branch_takes_its_condition_without_the_wrapper():
+    """CASE takes a missing condition as false, as the wrapper makes it."""
+    one, zero = exp.Literal.number(1), exp.Literal.number(0)
+    wrapped = truth(exp.Paren(this=exp.column("a").eq(1)))
+    bare = when(exp.Case(), wrapped.copy(), one.copy()).else_(zero.copy())
+    assert sql(bare) == "CASE WHEN (a = 1) THEN 1 ELSE 0 END"
+    kept = exp.Case().when(wrapped, one).else_(zero)
+    query = exp.select(bare, kept).from_("t")
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES (NULL), (0), (1)) AS v(a)")
+    assert con.execute(sql(query)).fetchall() == [(0, 0), (0, 0), (1, 1)]
+    negated = exp.not_(truth(exp.column("a").eq(1)))  # only the condition's own wrapper goes
+    assert sql(when(exp.Case(), negated, one.copy())).startswith("CASE WHEN NOT COALESCE")
 
 
 # Conditions over two nullable integer columns, built as the compiler builds them: comparisons
