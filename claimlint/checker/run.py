@@ -108,15 +108,18 @@ def _merge(batches: Sequence[Batch]) -> Batch:
     )
 
 
-def read_references(rulebook: m.Rulebook, files: Mapping[str, str | Path]) -> dict[str, Batch]:
-    """Reference tables must be clean: one bad row stops the run (exit 2), with its place."""
+def read_references(
+    rulebook: m.Rulebook, files: Mapping[str, str | Path], con=None
+) -> dict[str, Batch]:
+    """Reference tables must be clean: one bad row stops the run (exit 2), with its place.
+    A Parquet table is read on `con` when given (a new DuckDB connection costs 20-40 ms)."""
     batches = {}
     for name, path in files.items():
         ref = rulebook.reference(name)
         if ref is None:
             raise InputError(f"le recueil {rulebook.name} ne déclare pas de table « {name} »")
         paths = expand_inputs([path])
-        batch = read_table(ref.schema, paths, input_format(paths))
+        batch = read_table(ref.schema, paths, input_format(paths), con=con)
         if batch.rejected:
             first = batch.rejected[0]
             raise InputError(
@@ -350,7 +353,7 @@ def check_files(
             lock_timeout,
             con,
         )
-    refs = read_references(rulebook, references or {})
+    refs = read_references(rulebook, references or {}, con)
     if chosen == "duckdb":
         return _check_on_duckdb(
             rulebook, inputs, paths, fmt, refs, mapping, memory_limit, sink, history,
