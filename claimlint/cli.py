@@ -377,7 +377,8 @@ def _with_config(fn: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="Moteur : l'interpréteur (python), le moteur en colonnes (duckdb), Apache Spark "
     "(spark, extra claimlint[spark]), ou selon la taille et le format de l'entrée "
-    "(auto : duckdb au-delà de 8 Mo, ou de 70 000 lignes en Parquet).",
+    "(auto : duckdb au-delà de 1,5 Mo en CSV, de 8 Mo en JSON Lines, ou de 6 000 lignes en "
+    "Parquet).",
 )
 @click.option(
     "--memory-limit",

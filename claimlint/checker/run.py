@@ -149,10 +149,13 @@ FORMATS = {
 }
 ENGINES = ("auto", "python", "duckdb", "spark")
 # Above this much input, `auto` picks the columnar engine; below, the interpreter answers
-# sooner because it needs no SQL set-up (see BENCHMARKS.md).
-AUTO_DUCKDB_BYTES = 8 * 1024 * 1024
-# The same for Parquet, compressed, counted in rows: about what 8 MB of claims CSV hold.
-AUTO_DUCKDB_ROWS = 70_000
+# sooner because it needs no SQL set-up: about where the two take the same time
+# (benchmarks/engine_choice.py; BENCHMARKS.md, "Which engine `auto` picks"). DuckDB costs
+# 1.2-1.9 s whatever the size; the interpreter about 0.1 ms a line. JSON Lines are read in
+# Python by both engines, and a JSON line holds four to five times a CSV line's bytes.
+AUTO_DUCKDB_BYTES = {"csv": 3 * 512 * 1024, "jsonl": 8 * 1024 * 1024}
+# The same for Parquet, compressed, counted in rows.
+AUTO_DUCKDB_ROWS = 6_000
 
 
 def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
@@ -197,7 +200,7 @@ def choose_engine(engine: str, fmt: str, paths: Sequence[Path], con=None) -> str
     if fmt == "parquet":
         rows = _parquet_rows(paths, con)
         return "duckdb" if rows is None or rows > AUTO_DUCKDB_ROWS else "python"
-    if sum(p.stat().st_size for p in paths) > AUTO_DUCKDB_BYTES:
+    if sum(p.stat().st_size for p in paths) > AUTO_DUCKDB_BYTES[fmt]:
         return "duckdb"
     return "python"
 

@@ -43,5 +43,16 @@ def test_csv_is_measured_in_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     path = tmp_path / "claims.csv"
     path.write_text("line_id\nL1\n", encoding="utf-8")
     assert run.choose_engine("auto", "csv", [path]) == "python"
-    monkeypatch.setattr(run, "AUTO_DUCKDB_BYTES", 5)
+    monkeypatch.setitem(run.AUTO_DUCKDB_BYTES, "csv", 5)
     assert run.choose_engine("auto", "csv", [path]) == "duckdb"
+
+
+def test_json_lines_take_more_bytes_than_csv_to_go_to_duckdb(tmp_path: Path):
+    """Both engines read JSON Lines in Python, and a JSON line spells out every column's
+    name: the same batch is about four times its CSV's bytes."""
+    size = 2 * 1024 * 1024
+    csv, jsonl = tmp_path / "claims.csv", tmp_path / "claims.jsonl"
+    csv.write_bytes(b"x" * size)
+    jsonl.write_bytes(b"x" * size)
+    assert run.choose_engine("auto", "csv", [csv]) == "duckdb"
+    assert run.choose_engine("auto", "jsonl", [jsonl]) == "python"
