@@ -5,7 +5,9 @@
 
 Each measurement runs as its own process under /usr/bin/time -v, for wall time and peak
 memory (maximum resident set size); the scan, claimlint and pandas run in turn `--rounds`
-times and their median is the figure (a shared machine's wall times move by ±20%). Results
+times and their median is the figure (a shared machine's wall times move by ±20%).
+claimlint runs with its modules' bytecode cached, as after any install (see bytecode_env);
+at 1M lines it also runs without, compiling them at each start, for the record. Results
 go to stdout as a Markdown table and to DIR/results.json; BENCHMARKS.md records them with the
 machine they came from.
 Benchmarks are not tests: nothing here asserts a time.
@@ -14,6 +16,7 @@ Benchmarks are not tests: nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -22,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -31,11 +35,11 @@ CLAIMLINT = str(BIN / "claimlint")
 PYTHON = sys.executable
 
 
-def measured(command: list[str], label: str) -> dict:
+def measured(command: list[str], label: str, env: dict | None = None) -> dict:
     """Run a command under /usr/bin/time -v: wall seconds, peak RSS (MiB), exit code."""
     start = time.perf_counter()
     proc = subprocess.run(
-        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, cwd=ROOT
+        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, cwd=ROOT, env=env
     )
     wall = time.perf_counter() - start
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
@@ -54,15 +58,18 @@ def measured(command: list[str], label: str) -> dict:
     return result
 
 
-def measured_rounds(commands: list[tuple[str, list[str]]], rounds: int) -> list[dict]:
+def measured_rounds(
+    commands: list[tuple[str, list[str], Callable[[], dict] | None]], rounds: int
+) -> list[dict]:
     """Each command `rounds` times, taken in turn (a, b, c, a, b, c…) so that they share the
-    machine's moods alike: the median wall time, every wall time, the highest peak."""
-    runs: dict[str, list[dict]] = {label: [] for label, _ in commands}
+    machine's moods alike: the median wall time, every wall time, the highest peak. A
+    command's `prepare`, when given, makes its environment before each run, untimed."""
+    runs: dict[str, list[dict]] = {label: [] for label, _, _ in commands}
     for _ in range(rounds):
-        for label, command in commands:
-            runs[label].append(measured(command, label))
+        for label, command, prepare in commands:
+            runs[label].append(measured(command, label, prepare() if prepare else None))
     results = []
-    for label, _ in commands:
+    for label, _, _ in commands:
         taken = runs[label]
         walls = [r["seconds"] for r in taken]
         peaks = [r["peak_mib"] for r in taken if r["peak_mib"] is not None]
@@ -111,22 +118,27 @@ print(con.execute(
 """
 
 
-def cold_small(runs: int = 11, bytecode: bool = True) -> dict:
-    """Median wall time of a cold `claimlint check` (a new process) on the shipped sample.
-
-    `bytecode`: Python's compiled modules are cached, as after any install (pip compiles
-    them; an editable install writes them on first use). Without it, every module is
-    compiled from source at every start, as in a sandbox setting PYTHONDONTWRITEBYTECODE.
-    """
+def bytecode_env(cached: bool) -> dict:
+    """The environment of a claimlint run whose compiled modules are cached (`cached`), as
+    after any install: pip compiles them, pandas' among them, and an editable install writes
+    them on first use. Without, every module is compiled from source at every start, as in
+    a sandbox setting PYTHONDONTWRITEBYTECODE."""
     env = dict(os.environ)
-    if bytecode:
+    if cached:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         subprocess.run([PYTHON, "-m", "compileall", "-q", str(ROOT / "claimlint")], env=env)
     else:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        for cached in (ROOT / "claimlint").rglob("__pycache__"):
-            for pyc in cached.glob("*.pyc"):
+        for cache in (ROOT / "claimlint").rglob("__pycache__"):
+            for pyc in cache.glob("*.pyc"):
                 pyc.unlink()
+    return env
+
+
+def cold_small(runs: int = 11, bytecode: bool = True) -> dict:
+    """Median wall time of a cold `claimlint check` (a new process) on the shipped sample;
+    `bytecode`: see bytecode_env."""
+    env = bytecode_env(bytecode)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -186,15 +198,25 @@ def main() -> None:
             "--memory-limit",
             args.memory_limit,
         ]
-        trio = [
-            ("duckdb scan (reference)", [PYTHON, "-c", SCAN, str(claims)]),
-            ("claimlint full rulebook, duckdb", check),
+        compiled = functools.partial(bytecode_env, True)
+        contestants: list[tuple[str, list[str], Callable[[], dict] | None]] = [
+            ("duckdb scan (reference)", [PYTHON, "-c", SCAN, str(claims)], None),
+            ("claimlint full rulebook, duckdb", check, compiled),
             (
                 "pandas, four headline rules",
                 [PYTHON, str(HERE / "pandas_headline.py"), str(claims), str(providers)],
+                None,
             ),
         ]
-        for run in measured_rounds(trio, args.rounds):
+        if size <= 1_000_000:  # what compiling claimlint's modules at each start costs
+            contestants.append(
+                (
+                    "claimlint full rulebook, duckdb, no bytecode cache",
+                    check,
+                    functools.partial(bytecode_env, False),
+                )
+            )
+        for run in measured_rounds(contestants, args.rounds):
             label = run["label"]
             run["lines"] = size
             if label.startswith("claimlint"):
@@ -202,7 +224,9 @@ def main() -> None:
             results["runs"].append(run)
         if size <= 1_000_000 and not args.skip_interpreter:
             run = measured(
-                check[:-4] + ["--engine", "python"], "claimlint full rulebook, interpreter"
+                check[:-4] + ["--engine", "python"],
+                "claimlint full rulebook, interpreter",
+                bytecode_env(True),
             )
             run["lines"] = size
             run["stdout_tail"] = ""
