@@ -115,18 +115,6 @@ class Found:
     rendered: bool
 
 
-@attrs.frozen
-class Plan:
-    """A rule's statements as the engine's text, built before they run: Python builds the
-    next rule's while the engine runs this one's (see `_rows_ahead`)."""
-
-    rule: m.Rule
-    shape: Shape
-    # Each breakable table call's first line that breaks it: (call, its query's text).
-    conflicts: tuple[tuple[m.TableCall, str], ...]
-    statement: str  # what `_found` runs (see `_statement`)
-
-
 class ColumnarEngine:
     """One check of one batch as SQL: build LINES, CLAIMS and FLAGGED, run each rule's query.
 
@@ -181,16 +169,8 @@ class ColumnarEngine:
         """Name a query whose rows each reader computes again (a table by default)."""
         self._materialize(name, query)
 
-    def _text(self, query: exp.Expression) -> str:
-        """The statement in the engine's dialect (the tree may be rewritten in place)."""
-        raise NotImplementedError
-
-    def _fetch_text(self, text: str) -> list[tuple]:
-        """The rows of a statement given as text (from `_text`)."""
-        raise NotImplementedError
-
     def _fetch(self, query: exp.Expression) -> list[tuple]:
-        return self._fetch_text(self._text(query))
+        raise NotImplementedError
 
     def _progress(self, steps: int) -> contextlib.AbstractContextManager:
         """An object with `step(label)`, shown while the rules run (silent by default)."""
@@ -472,10 +452,8 @@ class ColumnarEngine:
         analysis proves unbreakable needs no test per line."""
         return [call for call in rule.table_calls() if call.table in self._breakable]
 
-    def _conflict_queries(self, rule: m.Rule) -> tuple[tuple[m.TableCall, str], ...]:
-        """For each call that may break its table, the query of the first line
-        (chronologically) on which it does."""
-        queries = []
+    def _check_conflicts(self, rule: m.Rule) -> None:
+        """A broken U or A table is an error on the first line (chronologically) it breaks."""
         for j, call in enumerate(self._conflict_calls(rule)):
             compiled = TableCompiler(self.exprs, call)
             where = col(self._flag[(rule.id, j)])
@@ -487,12 +465,14 @@ class ColumnarEngine:
                 .where(where, copy=False)
             )
             query = query.order_by(*self._chronological(), copy=False)
-            queries.append((call, self._text(query.limit(1, copy=False))))
-        return tuple(queries)
+            found = self._fetch(query.limit(1, copy=False))
+            if found:
+                table = self.rulebook.tables[call.table]
+                tables.evaluate(table, list(found[0]))  # raises the interpreter's own error
 
-    def _plan(self, rule: m.Rule) -> Plan:
-        """The rule's statements, built in the caller's thread: the compiler shares its trees
-        between rules and the generator rewrites them in place, so only one thread builds."""
+    def _rows(self, rule: m.Rule) -> Found:
+        """The engine's part of a rule: its flagged rows (raises on a broken table)."""
+        self._check_conflicts(rule)
         shape = Shape.of(rule)
         if rule.aggregate is None:
             where = col(self._flag[(rule.id,)])
@@ -503,26 +483,12 @@ class ColumnarEngine:
             )
         else:
             query = self._aggregate_query(rule, shape)
-        return Plan(rule, shape, self._conflict_queries(rule), self._statement(rule, query))
+        return self._found(rule, shape, query)
 
-    def _statement(self, rule: m.Rule, query: exp.Expression) -> str:
-        """What `_found` runs for the rule's query: the query itself by default."""
-        return self._text(query)
-
-    def _rows(self, plan: Plan) -> Found:
-        """The engine's part of a rule: its flagged rows. A broken U or A table is an error on
-        the first line it breaks, raised as the interpreter raises it."""
-        for call, query in plan.conflicts:
-            found = self._fetch_text(query)
-            if found:
-                table = self.rulebook.tables[call.table]
-                tables.evaluate(table, list(found[0]))  # raises the interpreter's own error
-        return self._found(plan)
-
-    def _found(self, plan: Plan) -> Found:
-        """The rows of the rule's statement; an engine that writes records itself
+    def _found(self, rule: m.Rule, shape: Shape, query: exp.Expression) -> Found:
+        """The rows of the rule's query; an engine that writes records itself
         (`_json_lines`) may return their lines instead."""
-        return Found(self._fetch_text(plan.statement), rendered=False)
+        return Found(self._fetch(query), rendered=False)
 
     def _records(self, rule: m.Rule, found: Found) -> list[Violation | Rendered]:
         """Python's part: the rows as violation records, in their order."""
@@ -703,13 +669,12 @@ class ColumnarEngine:
         """Stop the SQL under way (the user pressed Ctrl-C or a rule failed)."""
 
     def _rows_ahead(self, pool: ThreadPoolExecutor) -> Iterator[Found]:
-        """Each rule's rows, in order. The pool's thread runs a rule's statements while the
-        caller builds the next rule's, then the records of this one (the engines do not hold
-        Python's lock while they work); one rule ahead at most, so rows do not pile up in
-        memory."""
+        """Each rule's rows, in order. The pool's thread runs the next rule's SQL while the
+        caller builds and writes the records of this one (the engines do not hold Python's
+        lock while they work); one rule ahead at most, so rows do not pile up in memory."""
         ahead = None
         for rule in self._rules:
-            current, ahead = ahead, pool.submit(self._rows, self._plan(rule))
+            current, ahead = ahead, pool.submit(self._rows, rule)
             if current is not None:
                 yield current.result()
         if ahead is not None:

@@ -14,7 +14,7 @@ import duckdb
 from sqlglot import exp
 
 from claimlint.checker import sql_json
-from claimlint.checker.columnar import INPUT, ColumnarEngine, Found, Plan
+from claimlint.checker.columnar import INPUT, ColumnarEngine, Found, Shape
 from claimlint.checker.columnar_input import load_arrow, load_parquet
 from claimlint.checker.progress import Progress
 from claimlint.checker.readers import Batch, Rejection
@@ -136,37 +136,24 @@ class DuckDBEngine(ColumnarEngine):
         statement = temporary(name, query, kind).sql(dialect=self.dialect, copy=False)
         self.con.execute(statement, parameters)
 
-    def _text(self, query: exp.Expression) -> str:
-        return query.sql(dialect=self.dialect, copy=False)
+    def _fetch(self, query: exp.Expression) -> list[tuple]:
+        return self.con.execute(query.sql(dialect=self.dialect, copy=False)).fetchall()
 
-    def _fetch_text(self, text: str) -> list[tuple]:
-        return self.con.execute(text).fetchall()
-
-    def _renders(self, rule: m.Rule) -> bool:
-        """Whether the engine writes the rule's records (see `_found`)."""
-        wanted = self._json_lines
-        return not (
-            wanted is None
-            or self.history is not None
-            or (wanted.pseudonymised and names_patient(rule))
-        )
-
-    def _statement(self, rule: m.Rule, query: exp.Expression) -> str:
-        if not self._renders(rule):
-            return super()._statement(rule, query)
-        return self._text(temporary(FOUND, query, "TABLE"))
-
-    def _found(self, plan: Plan) -> Found:
+    def _found(self, rule: m.Rule, shape: Shape, query: exp.Expression) -> Found:
         """In a JSON Lines run, the records' lines written by DuckDB from the rule's rows,
         kept in a table so that their types are known; the rows themselves when a type
         (or a patient named where reports pseudonymise) keeps the records in Python."""
-        if not self._renders(plan.rule):
-            return super()._found(plan)
-        self.con.execute(plan.statement)  # the rows into FOUND
+        wanted = self._json_lines
+        if (
+            wanted is None
+            or self.history is not None
+            or (wanted.pseudonymised and names_patient(rule))
+        ):
+            return super()._found(rule, shape, query)
+        self._create(FOUND, query, "TABLE")
         described = exp.Describe(this=exp.to_table(FOUND)).sql(dialect=self.dialect)
         columns = [(name, type_) for name, type_, *_ in self.con.execute(described).fetchall()]
-        shape = plan.shape
-        lines = sql_json.line_query(plan.rule, shape.placeholders, shape.calls, FOUND, columns)
+        lines = sql_json.line_query(rule, shape.placeholders, shape.calls, FOUND, columns)
         if lines is None:
             return Found(self._fetch(exp.select(exp.Star()).from_(FOUND)), rendered=False)
         return Found(self._fetch(lines), rendered=True)

@@ -279,11 +279,8 @@ class SparkEngine(ColumnarEngine):
     def _view(self, name: str, query: exp.Expression) -> None:
         self.spark.sql(spark_sql(query)).createOrReplaceTempView(name)
 
-    def _text(self, query: exp.Expression) -> str:
-        return spark_sql(query)
-
-    def _fetch_text(self, text: str) -> list[tuple]:
-        return [tuple(row) for row in self.spark.sql(text).collect()]
+    def _fetch(self, query: exp.Expression) -> list[tuple]:
+        return [tuple(row) for row in self.spark.sql(spark_sql(query)).collect()]
 
     def _interrupt(self) -> None:
         self.spark.sparkContext.cancelAllJobs()
