@@ -647,7 +647,7 @@ class TableCompiler:
             same = exp.EQ(
                 this=self.args[self._index].copy(), expression=literal(value, column.type)
             )
-            case = when(case, truth(same), build(by_value[value], True))
+            case = when(case, same, build(by_value[value], True))
         return case.else_(build([], True), copy=False)
 
     def _ordered_rows(self) -> list[m.TableRow]:
