@@ -73,3 +73,11 @@ class InputError(ClaimlintError):
 
 class EvaluationError(ClaimlintError):
     """A checked rulebook met data it cannot decide on (e.g. a broken unique-hit table)."""
+
+
+def engine_detail(err: BaseException) -> str:
+    """An embedded engine's error as a user reads it: its first line. DuckDB follows it with
+    the statement it was running and a caret under it, claimlint's own SQL, which tells the
+    user nothing about their file."""
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__

@@ -33,7 +33,7 @@ from claimlint.checker.sql import (
 )
 from claimlint.dsl.schema import Field, Role, Schema
 from claimlint.dsl.types import DIGITS, PLACES, Type
-from claimlint.errors import Diagnostic, InputError
+from claimlint.errors import Diagnostic, InputError, engine_detail
 
 if TYPE_CHECKING:  # Arrow input only: a Parquet check read in Python never imports it
     import pyarrow as pa
@@ -325,7 +325,7 @@ def _load(
             exp.Describe(this=exp.select("*").from_(source)).sql(DIALECT)
         ).fetchall()
     except duckdb.Error as err:
-        raise InputError(f"{label} : lecture {kind} impossible ({err})") from None
+        raise InputError(f"{label} : lecture {kind} impossible ({engine_detail(err)})") from None
     file_types = {row[0]: row[1] for row in described}
     types = {
         f.name: file_types[source_of.get(f.name, f.name)]

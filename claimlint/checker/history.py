@@ -35,7 +35,7 @@ from claimlint.checker.sql import (
     sql_type,
 )
 from claimlint.dsl.schema import Field, Role, Schema
-from claimlint.errors import Diagnostic, InputError
+from claimlint.errors import Diagnostic, InputError, engine_detail
 
 if TYPE_CHECKING:  # Arrow serves the columnar engine and `add`; a small check never needs it
     pass
@@ -103,7 +103,7 @@ def _connect(path: Path, write: bool, timeout: float) -> duckdb.DuckDBPyConnecti
             return con
         except duckdb.IOException as err:
             if "lock" not in str(err).lower():
-                raise InputError(f"{path} : historique illisible ({err})") from None
+                raise InputError(f"{path} : historique illisible ({engine_detail(err)})") from None
             if time.monotonic() >= deadline:
                 raise InputError(
                     Diagnostic(
@@ -116,7 +116,7 @@ def _connect(path: Path, write: bool, timeout: float) -> duckdb.DuckDBPyConnecti
             time.sleep(0.1)
         except duckdb.Error as err:
             raise InputError(
-                f"{path} : ce fichier n'est pas un historique claimlint ({err})"
+                f"{path} : ce fichier n'est pas un historique claimlint ({engine_detail(err)})"
             ) from None
 
 

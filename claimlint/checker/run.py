@@ -17,7 +17,7 @@ from claimlint.checker.readers import Batch, Rejection, read_csv_files, read_jso
 from claimlint.checker.violations import JsonLines, Rendered, Violation
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Role, Schema
-from claimlint.errors import Diagnostic, EvaluationError, InputError
+from claimlint.errors import Diagnostic, EvaluationError, InputError, engine_detail
 
 
 @attrs.frozen
@@ -243,7 +243,7 @@ def connect(memory_limit: str | None = None):
     try:
         con = duckdb.connect(config=config)
     except duckdb.Error as err:
-        raise InputError(f"configuration DuckDB refusée : {err}") from None
+        raise InputError(f"configuration DuckDB refusée : {engine_detail(err)}") from None
     # DuckDB draws its own progress bar past two seconds, even into a pipe: never;
     # checker/progress.py shows progress on a terminal only.
     con.execute("SET enable_progress_bar_print = false")
@@ -412,7 +412,7 @@ def _check_on_duckdb(
     except duckdb.OutOfRangeException as err:
         raise EvaluationError(
             Diagnostic(
-                f"un calcul dépasse les nombres de DuckDB ({err})",
+                f"un calcul dépasse les nombres de DuckDB ({engine_detail(err)})",
                 hint="le moteur de référence (--engine python) calcule sans cette limite",
             )
         ) from None

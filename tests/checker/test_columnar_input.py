@@ -13,6 +13,7 @@ import pytest
 from claimlint.checker.duckdb_engine import DuckDBEngine
 from claimlint.checker.readers import read_csv
 from claimlint.dsl.loader import load
+from claimlint.errors import InputError
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -168,3 +169,19 @@ def test_rejections_of_several_files_name_each_file_in_name_order(tmp_path: Path
         (b, 1, "line_id", f"identifiant de ligne « {line_id} » en double (aussi ligne {a}:1)"),
         (b, 2, "service_date", "date invalide « 2025-02-30 » (attendu AAAA-MM-JJ ou JJ/MM/AAAA)"),
     ]
+
+
+def test_a_file_duckdb_cannot_read_is_named_with_its_reason_and_not_our_sql(
+    tmp_path: Path,
+) -> None:
+    """DuckDB's error goes on with the statement it ran and a caret under it: the user gets
+    the file and DuckDB's reason, never claimlint's SQL."""
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(InputError) as raised:
+        DuckDBEngine(load("convention-2024")).load_parquet([str(bad)], {})
+    message = raised.value.render()
+    assert message.startswith(f"{bad} : lecture Parquet impossible (")
+    assert "too small to be a Parquet file" in message
+    assert "\n" not in message
+    assert "SELECT" not in message.upper()
