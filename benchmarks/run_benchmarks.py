@@ -3,9 +3,10 @@
     python benchmarks/run_benchmarks.py [--sizes 1000000,10000000] [--work DIR] [--skip-interpreter]
                                         [--rounds 3]
 
-Each measurement runs as its own process under /usr/bin/time -v, for wall time and peak
-memory (maximum resident set size); the scan, claimlint and pandas run in turn `--rounds`
-times and their median is the figure (a shared machine's wall times move by ±20%).
+Each measurement runs as its own process under /usr/bin/time -v, for wall time, CPU time
+(user + system, on every core) and peak memory (maximum resident set size); the scan,
+claimlint and pandas run in turn `--rounds` times and their median is the figure (a shared
+machine's wall times move by ±20%; CPU time, the work done, moves less).
 claimlint runs with its modules' bytecode cached, as after any install (see bytecode_env);
 at 1M lines it also runs without, compiling them at each start, for the record. Results
 go to stdout as a Markdown table and to DIR/results.json; BENCHMARKS.md records them with the
@@ -36,23 +37,29 @@ PYTHON = sys.executable
 
 
 def measured(command: list[str], label: str, env: dict | None = None) -> dict:
-    """Run a command under /usr/bin/time -v: wall seconds, peak RSS (MiB), exit code."""
+    """Run a command under /usr/bin/time -v: wall seconds, CPU seconds (user + system),
+    peak RSS (MiB), exit code."""
     start = time.perf_counter()
     proc = subprocess.run(
         ["/usr/bin/time", "-v", *command], capture_output=True, text=True, cwd=ROOT, env=env
     )
     wall = time.perf_counter() - start
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    cpu = [
+        re.search(rf"{kind} time \(seconds\): ([\d.]+)", proc.stderr) for kind in ("User", "System")
+    ]
     result = {
         "label": label,
         "command": " ".join(command),
         "seconds": round(wall, 2),
+        "cpu_seconds": round(sum(float(c.group(1)) for c in cpu), 2) if all(cpu) else None,
         "peak_mib": round(int(peak.group(1)) / 1024) if peak else None,
         "exit": proc.returncode,
         "stdout_tail": proc.stdout[-600:],
     }
     print(
-        f"  {label}: {wall:.2f} s, {result['peak_mib']} MiB, exit {proc.returncode}",
+        f"  {label}: {wall:.2f} s, {result['cpu_seconds']} CPU s, {result['peak_mib']} MiB, "
+        f"exit {proc.returncode}",
         file=sys.stderr,
     )
     return result
@@ -62,7 +69,7 @@ def measured_rounds(
     commands: list[tuple[str, list[str], Callable[[], dict] | None]], rounds: int
 ) -> list[dict]:
     """Each command `rounds` times, taken in turn (a, b, c, a, b, c…) so that they share the
-    machine's moods alike: the median wall time, every wall time, the highest peak. A
+    machine's moods alike: the median wall and CPU times, every wall time, the highest peak. A
     command's `prepare`, when given, makes its environment before each run, untimed."""
     runs: dict[str, list[dict]] = {label: [] for label, _, _ in commands}
     for _ in range(rounds):
@@ -73,11 +80,13 @@ def measured_rounds(
         taken = runs[label]
         walls = [r["seconds"] for r in taken]
         peaks = [r["peak_mib"] for r in taken if r["peak_mib"] is not None]
+        cpus = [r["cpu_seconds"] for r in taken if r["cpu_seconds"] is not None]
         results.append(
             {
                 **taken[-1],
                 "seconds": round(statistics.median(walls), 2),
                 "walls": walls,
+                "cpu_seconds": round(statistics.median(cpus), 2) if cpus else None,
                 "peak_mib": max(peaks) if peaks else None,
                 "exit": sorted({r["exit"] for r in taken}),
             }
@@ -233,14 +242,14 @@ def main() -> None:
             results["runs"].append(run)
     results["cold_small"] = [cold_small(bytecode=True), cold_small(bytecode=False)]
     (work / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    print("| lines | run | seconds (median) | every run | lines/s | peak MiB |")
-    print("|---:|---|---:|---|---:|---:|")
+    print("| lines | run | seconds (median) | every run | lines/s | CPU s (median) | peak MiB |")
+    print("|---:|---|---:|---|---:|---:|---:|")
     for run in results["runs"]:
         rate = f"{run['lines'] / run['seconds']:,.0f}" if run["seconds"] else ""
         walls = ", ".join(str(w) for w in run.get("walls", [run["seconds"]]))
         print(
             f"| {run['lines']:,} | {run['label']} | {run['seconds']} | {walls} | {rate} "
-            f"| {run['peak_mib']} |"
+            f"| {run['cpu_seconds']} | {run['peak_mib']} |"
         )
     for cold in results["cold_small"]:
         cache = "cached bytecode" if cold["bytecode_cached"] else "no bytecode cache"
