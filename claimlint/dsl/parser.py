@@ -875,12 +875,18 @@ _TERMINAL_NAMES = {
     "TIME": "une heure HH:MM",
     "NUMBER": "un nombre",
     "TABLE_ROW": "une ligne de tableau | … |",
+    "DATE_FN": 'une date date("AAAA-MM-JJ")',
+    "HIT_POLICY": "une politique de résultat (unique, any, priority, first, rule order, "
+    "output order, collect)",
+    "BOOK_NAME": "un nom de recueil en minuscules, sans guillemets (ex. convention-2024)",
     "$END": "la fin du fichier",
 }
 
 
 def _describe_expected(expected: set[str]) -> str:
     terminals = {t.name: t for t in _lark().terminals}
+    if "DATE" in expected:  # a table cell's date("…") is one more spelling of a date
+        expected = expected - {"DATE_FN"}
     names = set()
     for name in expected:
         if name in _TERMINAL_NAMES:

@@ -49,3 +49,19 @@ def test_bad_rulebook_message(monkeypatch: pytest.MonkeyPatch, case: Path):
         expected_file.write_text(result.stderr, encoding="utf-8")
     assert expected_file.exists(), f"missing {expected_file.name}: run with CLAIMLINT_REGEN=1"
     assert result.stderr == expected_file.read_text(encoding="utf-8")
+
+
+def test_every_pattern_the_parser_may_expect_has_a_french_name():
+    """A terminal written as a pattern is named in French in « attendu : … », never by its
+    grammar name (date_fn, hit_policy…); the ones the lexer skips are never expected."""
+    from claimlint.dsl.parser import _TERMINAL_NAMES, _lark
+
+    parser = _lark()
+    unnamed = [
+        t.name
+        for t in parser.terminals
+        if t.pattern.type == "re"
+        and t.name not in parser.lexer_conf.ignore
+        and t.name not in _TERMINAL_NAMES
+    ]
+    assert unnamed == []
