@@ -186,3 +186,25 @@ def test_a_conflicting_batch_exits_2_and_adds_nothing(tmp_path: Path):
         "n'a été ajouté (et 1 autre(s))"
     )
     assert run("history", "stats").stdout.splitlines()[-1] == "total : 2 ligne(s), 1 médecin(s)"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["remove", "--claim", "C-H1"],
+        ["prune", "--before", "2025-01-01"],
+        ["stats"],
+        ["export", "out.csv"],
+    ],
+)
+def test_only_add_creates_a_history(tmp_path: Path, args: list[str]):
+    """A mistyped --history path is an error for every command but `add`: `remove` and
+    `prune` created an empty store there and reported nothing removed."""
+    missing = tmp_path / "typo" / "history.duckdb"
+    result = run("history", *args, "--history", missing)
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"{missing} : historique introuvable\n"
+        "  = aide : créez-le en y ajoutant un lot : claimlint history add LOT\n",
+    )
+    assert not missing.parent.exists()

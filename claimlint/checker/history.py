@@ -122,16 +122,23 @@ def _connect(path: Path, write: bool, timeout: float) -> duckdb.DuckDBPyConnecti
 
 @contextlib.contextmanager
 def open_store(
-    path: str | Path, schema: Schema, *, write: bool, timeout: float = DEFAULT_LOCK_TIMEOUT
+    path: str | Path,
+    schema: Schema,
+    *,
+    write: bool,
+    create: bool = False,
+    timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> Iterator[Store]:
-    """The store at `path`, created on first write, checked against the rulebook's input."""
+    """The store at `path`, checked against the rulebook's input; `create`: made where there
+    is none (adding a batch). Only adding creates one: removing from a mistyped path must
+    say so, not create an empty store there and report nothing removed."""
     path = Path(path)
     if schema.by_role(Role.LINE) is None:
         raise InputError(
             f"l'entrée « {schema.name} » n'a pas d'identifiant de ligne : pas d'historique possible"
         )
     if not path.exists():
-        if not write:
+        if not create:
             raise InputError(
                 Diagnostic(
                     f"{path} : historique introuvable",
@@ -144,7 +151,7 @@ def open_store(
             raise InputError(f"{path} : création impossible ({err.strerror or err})") from None
     con = _connect(path, write, timeout)
     try:
-        stored = _prepare(con, path, schema, write)
+        stored = _prepare(con, path, schema, write, create)
         yield Store(path, con, schema, stored)
     finally:
         con.close()
@@ -157,7 +164,7 @@ def _fields_json(schema: Schema, names: Iterable[str] | None = None) -> str:
     )
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, path: Path, schema: Schema, write: bool):
+def _prepare(con: duckdb.DuckDBPyConnection, path: Path, schema: Schema, write: bool, create: bool):
     """Create the tables of a new store; check (and, writing, migrate) an existing one."""
     tables_query = (
         exp.select(col("table_name"))
@@ -165,7 +172,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, path: Path, schema: Schema, write: 
         .where(exp.EQ(this=col("table_catalog"), expression=exp.func("current_database")))
     )
     tables = {name for (name,) in run_sql(con, tables_query)}
-    if not tables and write:
+    if not tables and create:
         _create(con, schema)
         return frozenset(schema.names)
     if META not in tables or LINES not in tables:
@@ -401,7 +408,7 @@ def add(
             raise InputError(f"{p} : lot donné deux fois ; rien n'a été ajouté")
         seen.add(p.resolve())
     fmt = run.input_format(paths)
-    with open_store(path, schema, write=True, timeout=timeout) as store:
+    with open_store(path, schema, write=True, create=True, timeout=timeout) as store:
         read, rejected = _stage(store, paths, fmt, mapping)
         con, line = store.con, store.line
         con.begin()
@@ -533,5 +540,5 @@ def ensure(path: str | Path, schema: Schema, timeout: float = DEFAULT_LOCK_TIMEO
     """An empty store where there is none yet: the first batch of `check --add-on-success`
     is checked against an empty history."""
     if not Path(path).exists():
-        with open_store(path, schema, write=True, timeout=timeout):
+        with open_store(path, schema, write=True, create=True, timeout=timeout):
             pass
