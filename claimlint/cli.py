@@ -664,6 +664,7 @@ def _waive_and_baseline(
     import attrs
 
     from claimlint.checker import waivers as w
+    from claimlint.dsl.resolve import did_you_mean
 
     kept, waived = run.violations, ()
     if waivers_file:
@@ -676,11 +677,16 @@ def _waive_and_baseline(
                 f"{waiver.expires.isoformat()} ({waiver.describe()})",
                 err=True,
             )
+        rules = {r.id for r in run.rulebook.rules}
         for waiver in unused:
-            click.echo(
-                f"{waivers_file} : dérogation n°{waiver.index} inutilisée ({waiver.describe()})",
-                err=True,
-            )
+            if any(waiver.waives_rule(r) for r in rules):
+                said = f"inutilisée ({waiver.describe()})"
+            else:  # a misspelt rule id: say which, not only that it waived nothing
+                hint = did_you_mean(waiver.rule, rules)
+                said = f": règle inconnue « {waiver.rule} » dans le recueil {run.rulebook.name}" + (
+                    f" ; {hint}" if hint else ""
+                )
+            click.echo(f"{waivers_file} : dérogation n°{waiver.index} {said}", err=True)
     known = 0
     if write_file:
         count = w.write_baseline(kept, write_file)

@@ -47,8 +47,12 @@ class Waiver:
     expires: dt.date
     period: str | None = None
 
+    def waives_rule(self, rule_id: str) -> bool:
+        """Its rule: an ID, or a prefix of IDs (a trailing * or not)."""
+        return rule_id == self.rule or rule_id.startswith(self.rule.rstrip("*"))
+
     def covers(self, v: Violation) -> bool:
-        if not (v.rule == self.rule or v.rule.startswith(self.rule.rstrip("*"))):
+        if not self.waives_rule(v.rule):
             return False
         if self.kind == "line":
             return v.line_id == self.value
@@ -156,7 +160,9 @@ def _waiver(path: str | Path, index: int, table: object) -> Waiver:
         try:
             expires = dt.date.fromisoformat(expires)
         except ValueError:
-            raise _fail(path, index, f"date d'expiration « {expires} » invalide") from None
+            raise _fail(
+                path, index, f"date d'expiration « {expires} » invalide (attendu AAAA-MM-JJ)"
+            ) from None
     if isinstance(expires, dt.datetime) or not isinstance(expires, dt.date):
         raise _fail(path, index, "« expires » doit être une date, ex. 2025-12-31")
     return Waiver(index, rule, kind, value, reason, expires, period)

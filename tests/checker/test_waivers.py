@@ -113,7 +113,10 @@ def test_expired_waiver_suppresses_nothing_and_is_listed(tmp_path: Path) -> None
             "dérogation n°2 : « reason » manquant",
         ),
         ('[[waiver]]\nrule = "X"\nline = "L2"\nreason = "r"\n', "dérogation n°1 : « expires »"),
-        (one('line = "L1"', expires='"demain"'), "dérogation n°1 : date d'expiration « demain »"),
+        (
+            one('line = "L1"', expires='"31/12/2026"'),
+            "dérogation n°1 : date d'expiration « 31/12/2026 » invalide (attendu AAAA-MM-JJ)",
+        ),
         (one('line = "L1"', extra='period = "2025"\n'), "« period » ne s'emploie qu'avec"),
         (one('provider = "P1"', extra='period = "2025-13"\n'), "période « 2025-13 » invalide"),
         (one('line = "L1"', extra="motif = 1\n"), "dérogation n°1 : clé inconnue « motif »"),
@@ -226,3 +229,22 @@ def test_check_baseline_round_trip_reordering_and_new_line(tmp_path: Path) -> No
 def test_check_missing_baseline_exits_2(tmp_path: Path) -> None:
     result = check(str(CLAIMS), "--baseline", str(tmp_path / "none.json"))
     assert result.exit_code == 2 and "ligne de base introuvable" in result.stderr
+
+
+def test_a_waiver_of_an_unknown_rule_says_so(tmp_path: Path) -> None:
+    """A misspelt rule ID waives nothing: the warning names it, with the nearest rule; a
+    prefix of rule IDs (TLC) is known, and only unused."""
+    path = waivers(
+        tmp_path,
+        one('line = "L0042"', rule="SNP-CPA")
+        + one('line = "L0001"', rule="NOPE")
+        + one('line = "L0001"', rule="TLC"),
+    )
+    result = check(str(CLAIMS), "--waivers", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{path} : dérogation n°1 : règle inconnue « SNP-CPA » dans le recueil convention-2024 ; "
+        "vouliez-vous dire « SNP-CAP » ?",
+        f"{path} : dérogation n°2 : règle inconnue « NOPE » dans le recueil convention-2024",
+        f"{path} : dérogation n°3 inutilisée (TLC, ligne L0001)",
+    ]
