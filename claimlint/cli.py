@@ -552,7 +552,8 @@ def check(
         raise ClaimlintError("--add-on-success demande --history")
     if with_statistics and fmt != "text":
         raise ClaimlintError(f"--statistics remplace le rapport texte : pas de --format {fmt}")
-    rulebook = Selection.from_options(select, ignore, severities).apply(load(rulebook_spec))
+    whole = load(rulebook_spec)  # before --select: a waiver may name a rule left out
+    rulebook = Selection.from_options(select, ignore, severities).apply(whole)
     if add_on_success:
         from claimlint.checker.history import ensure
 
@@ -603,7 +604,7 @@ def check(
         json_lines=json_lines,
     )
     if waivers_file or baseline_file or write_baseline_file:
-        run = _waive_and_baseline(run, waivers_file, baseline_file, write_baseline_file)
+        run = _waive_and_baseline(run, whole, waivers_file, baseline_file, write_baseline_file)
     if add_on_success:
         _add_on_success(run, rulebook, claims, mapping, history_path, lock_timeout)
     if private is not None:
@@ -657,10 +658,15 @@ def _today() -> Any:
 
 
 def _waive_and_baseline(
-    run: Any, waivers_file: str | None, baseline_file: str | None, write_file: str | None
+    run: Any,
+    whole: Any,
+    waivers_file: str | None,
+    baseline_file: str | None,
+    write_file: str | None,
 ) -> Any:
-    """Waivers first (warnings on stderr for the unused and expired ones), then the baseline:
-    written from the violations left after waivers, or read to keep only the new ones."""
+    """Waivers first (warnings on stderr for the unused and expired ones, and for those of a
+    rule the `whole` rulebook lacks), then the baseline: written from the violations left
+    after waivers, or read to keep only the new ones."""
     import attrs
 
     from claimlint.checker import waivers as w
@@ -677,13 +683,13 @@ def _waive_and_baseline(
                 f"{waiver.expires.isoformat()} ({waiver.describe()})",
                 err=True,
             )
-        rules = {r.id for r in run.rulebook.rules}
+        rules = {r.id for r in whole.rules}
         for waiver in unused:
             if any(waiver.waives_rule(r) for r in rules):
                 said = f"inutilisée ({waiver.describe()})"
             else:  # a misspelt rule id: say which, not only that it waived nothing
                 hint = did_you_mean(waiver.rule, rules)
-                said = f": règle inconnue « {waiver.rule} » dans le recueil {run.rulebook.name}" + (
+                said = f": règle inconnue « {waiver.rule} » dans le recueil {whole.name}" + (
                     f" ; {hint}" if hint else ""
                 )
             click.echo(f"{waivers_file} : dérogation n°{waiver.index} {said}", err=True)

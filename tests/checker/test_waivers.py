@@ -248,3 +248,11 @@ def test_a_waiver_of_an_unknown_rule_says_so(tmp_path: Path) -> None:
         f"{path} : dérogation n°2 : règle inconnue « NOPE » dans le recueil convention-2024",
         f"{path} : dérogation n°3 inutilisée (TLC, ligne L0001)",
     ]
+
+
+def test_a_waiver_of_a_rule_left_out_by_select_is_only_unused(tmp_path: Path) -> None:
+    path = waivers(tmp_path, one('line = "L0042"'))
+    result = check(str(CLAIMS), "--waivers", str(path), "--select", "TLC")
+    assert result.stderr.splitlines() == [
+        f"{path} : dérogation n°1 inutilisée (SNP-CAP, ligne L0042)"
+    ]
