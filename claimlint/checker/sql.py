@@ -93,6 +93,18 @@ def truth(e: exp.Expression) -> exp.Expression:
     return exp.Coalesce(this=e, expressions=[FALSE])
 
 
+def _unwrapped(e: exp.Expression) -> exp.Expression | None:
+    """The `x` of a `truth(x)` wrapper, else None."""
+    if (
+        isinstance(e, exp.Coalesce)
+        and len(e.expressions) == 1
+        and isinstance(e.expressions[0], exp.Boolean)
+        and not e.expressions[0].this
+    ):
+        return e.this
+    return None
+
+
 def when(case: exp.Case, condition: exp.Expression, then: exp.Expression) -> exp.Case:
     """`case` with one more branch, owning its operands. A CASE takes a NULL condition as
     false: a `truth` wrapper around the condition goes, one pass over the lines less (a
@@ -100,14 +112,8 @@ def when(case: exp.Case, condition: exp.Expression, then: exp.Expression) -> exp
     inner = condition
     while isinstance(inner, exp.Paren):
         inner = inner.this
-    if (
-        isinstance(inner, exp.Coalesce)
-        and len(inner.expressions) == 1
-        and isinstance(inner.expressions[0], exp.Boolean)
-        and not inner.expressions[0].this
-    ):
-        condition = inner.this
-    return case.when(condition, then, copy=False)
+    unwrapped = _unwrapped(inner)
+    return case.when(condition if unwrapped is None else unwrapped, then, copy=False)
 
 
 def and_(*conditions: exp.Expression) -> exp.Expression:
@@ -155,13 +161,8 @@ def tighten(e: exp.Expression) -> exp.Expression:
     in `truth` to be safe, and each wrapper is one more pass over every line."""
     root = e
     for node in reversed(list(e.find_all(exp.Coalesce, bfs=True))):
-        if (
-            len(node.expressions) == 1
-            and isinstance(node.expressions[0], exp.Boolean)
-            and not node.expressions[0].this
-            and _two_valued(node.this)
-        ):
-            inner = node.this
+        inner = _unwrapped(node)
+        if inner is not None and _two_valued(inner):
             if node is root:
                 root = inner
                 inner.pop()
