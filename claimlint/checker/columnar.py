@@ -20,12 +20,13 @@ statements are the same for all.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import math
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -668,17 +669,25 @@ class ColumnarEngine:
     def _interrupt(self) -> None:
         """Stop the SQL under way (the user pressed Ctrl-C or a rule failed)."""
 
-    def _rows_ahead(self, pool: ThreadPoolExecutor) -> Iterator[Found]:
-        """Each rule's rows, in order. The pool's thread runs the next rule's SQL while the
+    def _workers(self) -> int:
+        """How many rules' queries may run at once, each in a thread of its own."""
+        return 1
+
+    def _worker_started(self) -> None:
+        """Run in each rule thread before its first query."""
+
+    def _rows_ahead(self, pool: ThreadPoolExecutor, workers: int) -> Iterator[Found]:
+        """Each rule's rows, in order. The pool's threads run the next rules' SQL while the
         caller builds and writes the records of this one (the engines do not hold Python's
-        lock while they work); one rule ahead at most, so rows do not pile up in memory."""
-        ahead = None
+        lock while they work); `workers` rules ahead at most, so rows do not pile up in
+        memory."""
+        running: collections.deque[Future[Found]] = collections.deque()
         for rule in self._rules:
-            current, ahead = ahead, pool.submit(self._rows, rule)
-            if current is not None:
-                yield current.result()
-        if ahead is not None:
-            yield ahead.result()
+            running.append(pool.submit(self._rows, rule))
+            if len(running) > workers:
+                yield running.popleft().result()
+        while running:
+            yield running.popleft().result()
 
     def run_all(self, sink=None, json_lines: JsonLines | None = None) -> list[Violation | Rendered]:
         """The rules `_prepare` was given, in rule-ID order; `sink` receives each rule's
@@ -686,10 +695,15 @@ class ColumnarEngine:
         come as `Rendered` (checker/sql_json.py)."""
         self._json_lines = json_lines
         found: list[Violation | Rendered] = []
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimlint-sql")
+        workers = self._workers()
+        pool = ThreadPoolExecutor(
+            max_workers=workers,
+            thread_name_prefix="claimlint-sql",
+            initializer=self._worker_started,
+        )
         try:
             with self._progress(len(self._rules)) as progress:
-                ahead = self._rows_ahead(pool)
+                ahead = self._rows_ahead(pool, workers)
                 for rule, rows in zip(self._rules, ahead, strict=True):
                     progress.step(rule.id)
                     violations = self._records(rule, rows)

@@ -25,7 +25,7 @@ from claimlint.checker.readers import (
     Rejection,
     duplicate_rejections,
 )
-from claimlint.checker.sql import col
+from claimlint.checker.sql import col, create_as
 from claimlint.dsl.schema import Role, Schema
 
 DIALECT = "duckdb"
@@ -40,13 +40,15 @@ def load_csv(
     table: str,
     mapping: Mapping[str, str] | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    temporary: bool = True,
 ) -> tuple[int, list[Rejection]]:
     """Create `table` with the valid rows (schema columns, plus _file and _line); rejections.
 
     Every file's header is checked before any row is read: a whole-file error costs nothing.
+    Not `temporary`: the table is the database's (sql.create_as).
     """
     readers = [CsvReader(p, schema, mapping) for p in paths]
-    _create_table(con, table, _with_place(arrow_table(schema, []), 0, []))
+    _create_table(con, table, _with_place(arrow_table(schema, []), 0, []), temporary)
     insert = exp.insert(exp.select("*").from_(CHUNK), table).sql(DIALECT)
     for number, reader in enumerate(readers):
         for rows, lines in reader.chunks(chunk_rows):
@@ -69,15 +71,11 @@ def _with_place(rows: pa.Table, number: int, lines: list[int]) -> pa.Table:
     return rows.append_column(FILE, files).append_column(LINE, pa.array(lines, pa.int64()))
 
 
-def _create_table(con: duckdb.DuckDBPyConnection, table: str, empty: pa.Table) -> None:
+def _create_table(
+    con: duckdb.DuckDBPyConnection, table: str, empty: pa.Table, temporary: bool
+) -> None:
     con.register(CHUNK, empty)
-    statement = exp.Create(
-        this=exp.to_table(table),
-        kind="TABLE",
-        expression=exp.select("*").from_(CHUNK),
-        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-        replace=True,
-    )
+    statement = create_as(table, exp.select("*").from_(CHUNK), temporary=temporary)
     con.execute(statement.sql(DIALECT))
     con.unregister(CHUNK)
 

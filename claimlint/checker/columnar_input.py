@@ -24,11 +24,11 @@ from claimlint.checker.sql import (
     alias,
     and_,
     col,
+    create_as,
     literal,
     not_,
     or_,
     sql_type,
-    temporary,
     truth,
 )
 from claimlint.dsl.schema import Field, Role, Schema
@@ -44,8 +44,10 @@ STAGED, REPEATED, ARROW = "claimlint_staged", "claimlint_repeated", "claimlint_a
 TAG = "\x1f"  # after a rejected row's column name, before its reason
 
 
-def _create(con, name: str, query: exp.Expression, kind: str = "TABLE") -> None:
-    con.execute(temporary(name, query, kind).sql(DIALECT))
+def _create(
+    con, name: str, query: exp.Expression, kind: str = "TABLE", temporary: bool = True
+) -> None:
+    con.execute(create_as(name, query, kind, temporary).sql(DIALECT))
 
 
 def _text(e: exp.Expression) -> exp.Expression:
@@ -268,10 +270,13 @@ def load_parquet(
     schema: Schema,
     table: str,
     mapping: Mapping[str, str] | None = None,
+    temporary: bool = True,
 ) -> tuple[int, list[Rejection]]:
     """Create `table` with the valid rows (schema columns, plus _file and _row); rejections.
 
-    `mapping` renames the file's columns (file name -> schema name), as for CSV.
+    `mapping` renames the file's columns (file name -> schema name), as for CSV. Not
+    `temporary`: the relations are the database's, as the DuckDB engine's are when its
+    cursors read them (sql.create_as).
     """
     source = exp.func(
         "read_parquet",
@@ -280,7 +285,13 @@ def load_parquet(
         exp.EQ(this=exp.column("file_row_number"), expression=exp.true()),
         exp.EQ(this=exp.column("union_by_name"), expression=exp.true()),
     )
-    return _load(con, source, list(paths), "Parquet", schema, table, mapping)
+    return _load(con, source, list(paths), "Parquet", schema, table, mapping, temporary)
+
+
+def unload(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop what `load_parquet` or `load_arrow` created, once its rows are read."""
+    for name, kind in ((table, "VIEW"), (STAGED, "TABLE"), (REPEATED, "TABLE")):
+        con.execute(exp.Drop(tables=[exp.to_table(name)], kind=kind, exists=True).sql(DIALECT))
 
 
 def load_arrow(
@@ -290,6 +301,7 @@ def load_arrow(
     schema: Schema,
     table: str,
     mapping: Mapping[str, str] | None = None,
+    temporary: bool = True,
 ) -> tuple[int, list[Rejection]]:
     """An Arrow table (from a caller's own pipeline) validated as a Parquet file would be;
     rejections name it `name`, with its rows numbered from 1."""
@@ -303,7 +315,7 @@ def load_arrow(
             quoted=True,
         ),
     ).from_(ARROW)
-    return _load(con, exp.Subquery(this=source), [name], "Arrow", schema, table, mapping)
+    return _load(con, exp.Subquery(this=source), [name], "Arrow", schema, table, mapping, temporary)
 
 
 def _load(
@@ -314,6 +326,7 @@ def _load(
     schema: Schema,
     table: str,
     mapping: Mapping[str, str] | None,
+    temporary: bool,
 ) -> tuple[int, list[Rejection]]:
     """Validate the rows of `source` (with filename and file_row_number columns; each
     filename one of `files`)."""
@@ -373,7 +386,7 @@ def _load(
         alias(reason, "_reason"),
         copy=False,
     ).from_(alias(source, "s"), copy=False)
-    _create(con, STAGED, staged)
+    _create(con, STAGED, staged, temporary=temporary)
     line = schema.by_role(Role.LINE)
     # Line ids seen more than once: a small set, found by one aggregation and kept aside.
     # Among the rows otherwise valid, as the CSV reader counts them.
@@ -388,7 +401,7 @@ def _load(
         )
     else:
         repeated = repeated.where(exp.false())
-    _create(con, REPEATED, repeated)
+    _create(con, REPEATED, repeated, temporary=temporary)
     repeats = con.execute(exp.select(exp.Count(this=exp.Star())).from_(REPEATED).sql(DIALECT))
     duplicate = (
         truth(exp.In(this=col(line.name), query=exp.Subquery(this=exp.select("*").from_(REPEATED))))
@@ -398,7 +411,7 @@ def _load(
     ok = exp.and_(exp.Is(this=col("_reason"), expression=exp.null()), exp.not_(duplicate))
     # The kept rows are a view over the staged table: the engines read them once.
     keep = exp.select(*(col(f.name) for f in schema.fields), col(FILE), col(ROW))
-    _create(con, table, keep.from_(STAGED).where(ok), kind="VIEW")
+    _create(con, table, keep.from_(STAGED).where(ok), kind="VIEW", temporary=temporary)
     read = con.execute(exp.select(exp.Count(this=exp.Star())).from_(STAGED).sql(DIALECT))
     read = read.fetchone()[0]
     tag = exp.func("strpos", col("_reason"), exp.Literal.string(TAG))

@@ -39,10 +39,10 @@ from claimlint.checker.sql import (
     alias,
     applies,
     col,
+    create_as,
     day_expr,
     literal,
     sql_type,
-    temporary,
 )
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Role, Schema
@@ -275,7 +275,7 @@ def _candidates(
         *(store.column(store.schema.field(name)) for name in columns),
         copy=False,
     ).from_(LINES, copy=False)
-    statement = temporary(CANDIDATES, query.where(where, copy=False)).sql(DIALECT)
+    statement = create_as(CANDIDATES, query.where(where, copy=False)).sql(DIALECT)
     if on_scan is not None:
         on_scan()
     store.con.execute(statement)
@@ -440,7 +440,7 @@ def _picked(store: Store, rules: Sequence[m.Rule], values: Values, columns: Sequ
         if claim is not None and _needs_claims([rule]):
             claims = f"{CLAIMS}_{number}"
             found = exp.select(col(claim.name)).distinct().from_(CANDIDATES).where(where)
-            con.execute(temporary(claims, found).sql(DIALECT))
+            con.execute(create_as(claims, found).sql(DIALECT))
             listed = [c for (c,) in run_sql(con, exp.select(col(claim.name)).from_(claims))]
             if not listed:
                 continue
@@ -475,7 +475,7 @@ def _picked(store: Store, rules: Sequence[m.Rule], values: Values, columns: Sequ
         picks.append(exp.select(col("_id"), rule_id).from_(CANDIDATES).where(where))
     if not picks:
         return False
-    con.execute(temporary(PICKED, _union(picks)).sql(DIALECT))
+    con.execute(create_as(PICKED, _union(picks)).sql(DIALECT))
     return True
 
 
@@ -559,7 +559,7 @@ def _load_today(con: duckdb.DuckDBPyConnection, schema: Schema, rows: Sequence[M
         for f in schema.fields
     ]
     con.execute(
-        temporary(TODAY, exp.select(*columns)).sql(DIALECT),
+        create_as(TODAY, exp.select(*columns)).sql(DIALECT),
         [[row[f.name] for row in rows] for f in schema.fields],
     )
 

@@ -148,6 +148,7 @@ FORMATS = {
     ".ndjson": "jsonl",
 }
 ENGINES = ("auto", "python", "duckdb", "spark")
+ROWS = "claimlint_rows"  # Parquet rows read by DuckDB for Python (read_table)
 # Above this much input, `auto` picks the columnar engine; below, the interpreter answers
 # sooner because it needs no SQL set-up: about where the two take the same time
 # (benchmarks/engine_choice.py; BENCHMARKS.md, "Which engine `auto` picks"). DuckDB costs
@@ -264,16 +265,19 @@ def read_table(
         return read_csv_files(paths, schema, mapping)
     if fmt == "jsonl":
         return _merge([read_jsonl(p, schema, mapping) for p in paths])
-    from claimlint.checker.columnar_input import load_parquet
+    from sqlglot import exp
+
+    from claimlint.checker.columnar_input import load_parquet, unload
 
     con = con if con is not None else connect(memory_limit)
-    read, rejected = load_parquet(con, [str(p) for p in paths], schema, "claimlint_rows", mapping)
+    read, rejected = load_parquet(con, [str(p) for p in paths], schema, ROWS, mapping)
     names = [f.name for f in schema.fields]
-    cursor = con.execute('SELECT * FROM "claimlint_rows"')
     rows, lines = [], []
-    for record in cursor.fetchall():
+    for record in con.execute(exp.select("*").from_(ROWS).sql(dialect="duckdb")).fetchall():
         rows.append(dict(zip(names, record[: len(names)], strict=True)))
         lines.append(int(record[-1]))
+    # The connection may go on to the DuckDB engine, whose relations have the same names.
+    unload(con, ROWS)
     return Batch(
         schema, ", ".join(map(str, paths)), tuple(rows), tuple(lines), tuple(rejected), read
     )
@@ -391,7 +395,7 @@ def _check_on_duckdb(
 
     try:
         con = con if con is not None else connect(memory_limit)
-        engine_ = DuckDBEngine(rulebook, con)
+        engine_ = DuckDBEngine(rulebook, con, own=True)  # `check`'s connection, or a new one
         if history:
             from claimlint.checker.history_reads import source
 
@@ -402,7 +406,9 @@ def _check_on_duckdb(
             from claimlint.checker.columnar import INPUT
             from claimlint.checker.columnar_csv import load_csv
 
-            read, rejected = load_csv(con, paths, rulebook.input, INPUT, mapping)
+            read, rejected = load_csv(
+                con, paths, rulebook.input, INPUT, mapping, temporary=not engine_.shared
+            )
             engine_.load_batch(None, refs)
         else:
             batch = read_table(rulebook.input, paths, fmt, mapping, memory_limit)

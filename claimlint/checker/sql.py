@@ -825,13 +825,17 @@ def role_column(schema: Schema, role: Role) -> str | None:
     return field.name if field else None
 
 
-def temporary(name: str, query: exp.Expression, kind: str = "TABLE") -> exp.Create:
-    """CREATE OR REPLACE TEMPORARY TABLE|VIEW name AS query."""
+def create_as(
+    name: str, query: exp.Expression, kind: str = "TABLE", temporary: bool = True
+) -> exp.Create:
+    """CREATE OR REPLACE [TEMPORARY] TABLE|VIEW name AS query. A temporary relation is its
+    connection's alone; an ordinary one is the database's, read by its other connections
+    (a DuckDB connection's cursors) too."""
     return exp.Create(
         this=exp.to_table(name),
         kind=kind,
         expression=query,
-        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]) if temporary else None,
         replace=True,
     )
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+import threading
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 import sqlglot
 from sqlglot import exp
@@ -17,7 +19,7 @@ from claimlint.checker import calendar, duckdb_engine, interpreter
 from claimlint.checker.columnar import LINES, OWN_LINES
 from claimlint.checker.duckdb_engine import DuckDBEngine
 from claimlint.checker.readers import read_csv
-from claimlint.checker.run import check_files
+from claimlint.checker.run import check_files, read_table
 from claimlint.dsl import model as m
 from claimlint.dsl.loader import load
 from claimlint.dsl.schema import Field, Schema
@@ -116,6 +118,64 @@ class _Recording(DuckDBEngine):
     def _fetch(self, query: exp.Expression) -> list[tuple]:
         self.fetched.append(sqlglot.parse_one(query.sql("duckdb"), read="duckdb"))
         return super()._fetch(query)
+
+
+class _Connections(DuckDBEngine):
+    """The engine, noting the connections its rule threads query."""
+
+    def __init__(self, rulebook: m.Rulebook, con: duckdb.DuckDBPyConnection | None) -> None:
+        super().__init__(rulebook, con)
+        self.used: set[int] = set()
+
+    def _fetch(self, query: exp.Expression) -> list[tuple]:
+        if threading.current_thread() is not threading.main_thread():
+            self.used.add(id(self._con()))
+        return super()._fetch(query)
+
+
+def test_on_its_own_connection_the_engine_runs_two_rules_at_a_time(tmp_path: Path) -> None:
+    """A line rule's query runs on one DuckDB thread (its flagged lines are one row group).
+    On a connection of its own, the engine keeps its relations in the database and runs two
+    rules' queries at once, each on a cursor that reads them; on the caller's connection, it
+    leaves nothing there but temporary relations and runs one rule at a time. Both find the
+    interpreter's violations."""
+    claims, providers = tmp_path / "lot.parquet", tmp_path / "providers.parquet"
+    generate(3000, 5, claims, providers)
+    book = load("convention-2024")
+    references = {"provider": read_table(book.references[0].schema, [providers], "parquet")}
+    found = {}
+    for own in (True, False):
+        con = duckdb.connect()
+        engine = _Connections(book, None if own else con)
+        engine.load_parquet([str(claims)], references)
+        found[own] = engine.run_all()
+        assert len(engine.used) == (2 if own else 1)
+        assert (id(engine.con) in engine.used) is not own
+        assert engine._cursors == []  # closed with the run
+        lasting = engine.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary UNION ALL "
+            "SELECT view_name FROM duckdb_views() WHERE NOT temporary AND NOT internal"
+        ).fetchall()
+        assert bool(lasting) is own
+    batch = read_table(book.input, [claims], "parquet")
+    assert found[True] == found[False] == interpreter.check(book, batch, references)
+    assert found[True]
+
+
+def test_parquet_references_read_on_the_engines_connection_leave_nothing_behind(
+    tmp_path: Path,
+) -> None:
+    """A Parquet check reads its Parquet references on the connection the engine then uses:
+    their staged rows, under the names the engine gives its own, would hide the batch's."""
+    claims, providers = tmp_path / "lot.parquet", tmp_path / "providers.parquet"
+    generate(2000, 6, claims, providers)
+    book = load("convention-2024")
+    runs = [
+        check_files(book, [claims], {"provider": providers}, engine=engine)
+        for engine in ("python", "duckdb")
+    ]
+    assert runs[0] == runs[1]
+    assert runs[0].violations
 
 
 def test_aggregates_join_the_reference_tables_only_when_they_read_them(tmp_path: Path) -> None:
