@@ -25,10 +25,10 @@ import contextlib
 import datetime as dt
 import math
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 from sqlglot import exp
@@ -73,6 +73,9 @@ CLAIMS = "claimlint_claims"  # each claim's `claim has` flags
 FLAGGED = "claimlint_flagged"  # the base lines some line rule or table conflict flags
 CONTEXT = "claimlint_context"  # history lines (checker/context.py)
 IS_CONTEXT = "_context"
+
+
+T = TypeVar("T")
 
 
 def ref_table(name: str) -> str:
@@ -125,6 +128,7 @@ class ColumnarEngine:
 
     dialect: str = ""
     wide_products = False  # see sql.ExprCompiler
+    background = False  # see _meanwhile
 
     def __init__(self, rulebook: m.Rulebook):
         self.rulebook = rulebook
@@ -137,6 +141,7 @@ class ColumnarEngine:
         # Set by _prepare(): the base column flagging each line rule and each U/A call.
         self._flag: dict[tuple, str] = {}
         self._rules: list[m.Rule] = []
+        self._queries: dict[str, exp.Expression] = {}  # each rule's, built by _prepare
         # Where context lines come from (check --history): aggregates count them with
         # today's lines; nothing flags them. Set before loading.
         self.history: HistorySource | None = None
@@ -186,6 +191,7 @@ class ColumnarEngine:
             (r for r in self.rulebook.rules if wanted is None or r.id in wanted),
             key=lambda r: r.id,
         )
+        self._queries = {}
         for ref in self.rulebook.references:
             ref_batch = references.get(ref.name)
             rows = ref_batch.rows if ref_batch is not None else ()
@@ -201,23 +207,41 @@ class ColumnarEngine:
                 self._view(OWN_LINES, self._joined(references=False))
         else:
             self._materialize(LINES, self._lines())
-        if self.claim_flags:
-            self._materialize(CLAIMS, self._claims())
         # Line rules and table conflicts read only the lines their flag marks: a few
         # thousand in a million. One scan computes every flag and keeps those lines; the
         # flags of the other lines are never stored.
         # The base is a subquery, not a view: the engine would parse and bind its thousands of
         # expressions once more (0.04 s for the convention rulebook).
-        base = self._base()
+        if self.claim_flags:
+            claims = self._claims()
+            base = self._meanwhile(lambda: self._materialize(CLAIMS, claims), self._base)
+        else:
+            base = self._base()
         flags = sorted(set(self._flag.values()))
         if flags:
             picked = or_(*(col(f) for f in flags))
-            self._materialize(
-                FLAGGED,
+            flagged = (
                 exp.select(exp.Star(), copy=False)
                 .from_(alias(exp.Subquery(this=base), "b"), copy=False)
-                .where(picked, copy=False),
+                .where(picked, copy=False)
             )
+            self._queries = self._meanwhile(
+                lambda: self._materialize(FLAGGED, flagged),
+                lambda: {rule.id: self._query(rule) for rule in self._rules},
+            )
+
+    def _meanwhile(self, statement: Callable[[], None], python: Callable[[], T]) -> T:
+        """`python()` (building the next statements) while the engine runs `statement` in
+        a thread, when it does not hold Python's lock as it works (`background`): the
+        claims grouped while the scan is built, the scan run while the rules' queries are."""
+        if not self.background:
+            statement()
+            return python()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimlint-sql") as pool:
+            running = pool.submit(statement)
+            built = python()
+            running.result()
+        return built
 
     def _calendar_calls(self) -> list[m.Call]:
         exprs = [e for r in self.rulebook.rules for e in r.expressions()]
@@ -471,20 +495,26 @@ class ColumnarEngine:
                 table = self.rulebook.tables[call.table]
                 tables.evaluate(table, list(found[0]))  # raises the interpreter's own error
 
-    def _rows(self, rule: m.Rule) -> Found:
-        """The engine's part of a rule: its flagged rows (raises on a broken table)."""
-        self._check_conflicts(rule)
+    def _query(self, rule: m.Rule) -> exp.Expression:
+        """The rule's query: a line rule's flagged lines, an aggregate's lines beyond their
+        group's cap; with the values of their records."""
         shape = Shape.of(rule)
-        if rule.aggregate is None:
-            where = col(self._flag[(rule.id,)])
-            query = (
-                exp.select(*self._values(rule, shape), copy=False)
-                .from_(FLAGGED, copy=False)
-                .where(where, copy=False)
-            )
-        else:
-            query = self._aggregate_query(rule, shape)
-        return self._found(rule, shape, query)
+        if rule.aggregate is not None:
+            return self._aggregate_query(rule, shape)
+        return (
+            exp.select(*self._values(rule, shape), copy=False)
+            .from_(FLAGGED, copy=False)
+            .where(col(self._flag[(rule.id,)]), copy=False)
+        )
+
+    def _rows(self, rule: m.Rule) -> Found:
+        """The engine's part of a rule: its flagged rows (raises on a broken table). Its
+        query was built by `_prepare` the first time."""
+        self._check_conflicts(rule)
+        query = self._queries.pop(rule.id, None)
+        if query is None:
+            query = self._query(rule)
+        return self._found(rule, Shape.of(rule), query)
 
     def _found(self, rule: m.Rule, shape: Shape, query: exp.Expression) -> Found:
         """The rows of the rule's query; an engine that writes records itself

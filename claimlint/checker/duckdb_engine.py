@@ -43,6 +43,7 @@ WORKERS = 2
 class DuckDBEngine(ColumnarEngine):
     dialect = "duckdb"
     wide_products = True
+    background = True  # DuckDB lets go of Python's lock while it works
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ import sqlglot
 from sqlglot import exp
 
 from claimlint.checker import calendar, duckdb_engine, interpreter
-from claimlint.checker.columnar import LINES, OWN_LINES
+from claimlint.checker.columnar import CLAIMS, FLAGGED, LINES, OWN_LINES
 from claimlint.checker.duckdb_engine import DuckDBEngine
 from claimlint.checker.readers import read_csv
 from claimlint.checker.run import check_files, read_table
@@ -160,6 +160,35 @@ def test_on_its_own_connection_the_engine_runs_two_rules_at_a_time(tmp_path: Pat
     batch = read_table(book.input, [claims], "parquet")
     assert found[True] == found[False] == interpreter.check(book, batch, references)
     assert found[True]
+
+
+class _Materializing(DuckDBEngine):
+    """The engine, noting the thread that creates each table."""
+
+    def __init__(self, rulebook: m.Rulebook) -> None:
+        super().__init__(rulebook)
+        self.threads: dict[str, threading.Thread] = {}
+
+    def _materialize(self, name: str, query: exp.Expression) -> None:
+        self.threads[name] = threading.current_thread()
+        super()._materialize(name, query)
+
+
+def test_python_builds_the_next_statements_while_duckdb_runs_one(tmp_path: Path) -> None:
+    """DuckDB groups the claims, then keeps the flagged lines, in a thread, while Python
+    builds the scan, then every rule's query: the rules' threads find them built."""
+    claims, providers = tmp_path / "lot.csv", tmp_path / "providers.csv"
+    generate(500, 2, claims, providers)
+    book = load("convention-2024")
+    batch = read_csv(claims, book.input)
+    references = {"provider": read_csv(providers, book.references[0].schema)}
+    engine = _Materializing(book)
+    engine.load_batch(batch, references)
+    assert threading.main_thread() not in (engine.threads[CLAIMS], engine.threads[FLAGGED])
+    assert set(engine._queries) == {rule.id for rule in book.rules}
+    found = engine.run_all()
+    assert engine._queries == {}
+    assert found == interpreter.check(book, batch, references)
 
 
 def test_parquet_references_read_on_the_engines_connection_leave_nothing_behind(
