@@ -112,6 +112,14 @@ HEAD = len(sql_json.HEAD)
 
 
 @attrs.frozen
+class RuleQueries:
+    """A rule's queries: each breakable table call's first broken line, then its rows."""
+
+    conflicts: list[tuple[m.TableCall, exp.Expression]]
+    rows: exp.Expression
+
+
+@attrs.frozen
 class Found:
     """What a rule's query brought back: its rows, or its records' JSON lines (`rendered`)."""
 
@@ -141,7 +149,10 @@ class ColumnarEngine:
         # Set by _prepare(): the base column flagging each line rule and each U/A call.
         self._flag: dict[tuple, str] = {}
         self._rules: list[m.Rule] = []
-        self._queries: dict[str, exp.Expression] = {}  # each rule's, built by _prepare
+        # Each rule's queries (its tables' conflicts, its rows), built in the caller's thread
+        # (_prepare, run_all): a compiled tree is shared with later uses through the
+        # compiler's cache, so the rule threads only print and run their own.
+        self._queries: dict[str, RuleQueries] = {}
         # Where context lines come from (check --history): aggregates count them with
         # today's lines; nothing flags them. Set before loading.
         self.history: HistorySource | None = None
@@ -213,8 +224,7 @@ class ColumnarEngine:
         # The base is a subquery, not a view: the engine would parse and bind its thousands of
         # expressions once more (0.04 s for the convention rulebook).
         if self.claim_flags:
-            claims = self._claims()
-            base = self._meanwhile(lambda: self._materialize(CLAIMS, claims), self._base)
+            base = self._meanwhile(CLAIMS, self._claims(), self._base)
         else:
             base = self._base()
         flags = sorted(set(self._flag.values()))
@@ -225,23 +235,29 @@ class ColumnarEngine:
                 .from_(alias(exp.Subquery(this=base), "b"), copy=False)
                 .where(picked, copy=False)
             )
-            self._queries = self._meanwhile(
-                lambda: self._materialize(FLAGGED, flagged),
-                lambda: {rule.id: self._query(rule) for rule in self._rules},
-            )
+            self._queries = self._meanwhile(FLAGGED, flagged, self._rule_queries)
+        else:
+            self._queries = self._rule_queries()
 
-    def _meanwhile(self, statement: Callable[[], None], python: Callable[[], T]) -> T:
-        """`python()` (building the next statements) while the engine runs `statement` in
-        a thread, when it does not hold Python's lock as it works (`background`): the
-        claims grouped while the scan is built, the scan run while the rules' queries are."""
+    def _meanwhile(self, name: str, query: exp.Expression, python: Callable[[], T]) -> T:
+        """Materialise `query` as `name` and return `python()`, which builds the next
+        statements: at once, when the engine does not hold Python's lock as it works
+        (`background`); the claims are grouped while the scan is built, the scan runs while
+        the rules' queries are. The statement is printed first, in this thread: `python()`
+        copies trees of the compiler's cache that the statement may hold."""
         if not self.background:
-            statement()
+            self._materialize(name, query)
             return python()
+        run = self._printed(name, query)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimlint-sql") as pool:
-            running = pool.submit(statement)
+            running = pool.submit(run)
             built = python()
             running.result()
         return built
+
+    def _printed(self, name: str, query: exp.Expression) -> Callable[[], None]:
+        """`_materialize(name, query)`, its SQL printed now, to be run later (`_meanwhile`)."""
+        raise NotImplementedError
 
     def _calendar_calls(self) -> list[m.Call]:
         exprs = [e for r in self.rulebook.rules for e in r.expressions()]
@@ -477,8 +493,9 @@ class ColumnarEngine:
         analysis proves unbreakable needs no test per line."""
         return [call for call in rule.table_calls() if call.table in self._breakable]
 
-    def _check_conflicts(self, rule: m.Rule) -> None:
-        """A broken U or A table is an error on the first line (chronologically) it breaks."""
+    def _conflict_queries(self, rule: m.Rule) -> list[tuple[m.TableCall, exp.Expression]]:
+        """For each call of a breakable table, the first line (chronologically) it breaks."""
+        queries = []
         for j, call in enumerate(self._conflict_calls(rule)):
             compiled = TableCompiler(self.exprs, call)
             where = col(self._flag[(rule.id, j)])
@@ -490,10 +507,8 @@ class ColumnarEngine:
                 .where(where, copy=False)
             )
             query = query.order_by(*self._chronological(), copy=False)
-            found = self._fetch(query.limit(1, copy=False))
-            if found:
-                table = self.rulebook.tables[call.table]
-                tables.evaluate(table, list(found[0]))  # raises the interpreter's own error
+            queries.append((call, query.limit(1, copy=False)))
+        return queries
 
     def _query(self, rule: m.Rule) -> exp.Expression:
         """The rule's query: a line rule's flagged lines, an aggregate's lines beyond their
@@ -507,14 +522,24 @@ class ColumnarEngine:
             .where(col(self._flag[(rule.id,)]), copy=False)
         )
 
+    def _rule_queries(self) -> dict[str, RuleQueries]:
+        """The queries of the rules that have none built (see `_queries`)."""
+        return {
+            rule.id: RuleQueries(self._conflict_queries(rule), self._query(rule))
+            for rule in self._rules
+            if rule.id not in self._queries
+        }
+
     def _rows(self, rule: m.Rule) -> Found:
-        """The engine's part of a rule: its flagged rows (raises on a broken table). Its
-        query was built by `_prepare` the first time."""
-        self._check_conflicts(rule)
-        query = self._queries.pop(rule.id, None)
-        if query is None:
-            query = self._query(rule)
-        return self._found(rule, Shape.of(rule), query)
+        """The engine's part of a rule, from its queries: its flagged rows; a broken U or A
+        table is an error on the first line it breaks, the interpreter's own."""
+        queries = self._queries.pop(rule.id)
+        for call, query in queries.conflicts:
+            found = self._fetch(query)
+            if found:
+                table = self.rulebook.tables[call.table]
+                tables.evaluate(table, list(found[0]))  # raises the interpreter's own error
+        return self._found(rule, Shape.of(rule), queries.rows)
 
     def _found(self, rule: m.Rule, shape: Shape, query: exp.Expression) -> Found:
         """The rows of the rule's query; an engine that writes records itself
@@ -724,6 +749,7 @@ class ColumnarEngine:
         violations as they come. With `json_lines`, the records the engine can write itself
         come as `Rendered` (checker/sql_json.py)."""
         self._json_lines = json_lines
+        self._queries.update(self._rule_queries())  # those a run before has used
         found: list[Violation | Rendered] = []
         workers = self._workers()
         pool = ThreadPoolExecutor(

@@ -8,7 +8,7 @@ tables, read in Python, are passed as lists when small (see LIST_VALUES).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -166,9 +166,15 @@ class DuckDBEngine(ColumnarEngine):
         temporary: bool = False,
     ) -> None:
         """`temporary`: the connection's own, whatever the engine's relations are."""
+        self._con().execute(self._statement(name, query, kind, temporary), parameters)
+
+    def _statement(self, name: str, query: exp.Expression, kind: str, temporary: bool) -> str:
         temporary = temporary or not self.shared
-        statement = create_as(name, query, kind, temporary).sql(dialect=self.dialect, copy=False)
-        self._con().execute(statement, parameters)
+        return create_as(name, query, kind, temporary).sql(dialect=self.dialect, copy=False)
+
+    def _printed(self, name: str, query: exp.Expression) -> Callable[[], None]:
+        statement = self._statement(name, query, "TABLE", temporary=False)
+        return lambda: self._con().execute(statement)
 
     def _fetch(self, query: exp.Expression) -> list[tuple]:
         return self._con().execute(query.sql(dialect=self.dialect, copy=False)).fetchall()

@@ -7,6 +7,7 @@ import datetime as dt
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from claimlint.checker import calendar, duckdb_engine, interpreter
+from claimlint.checker import calendar, duckdb_engine, interpreter, sql
 from claimlint.checker.columnar import CLAIMS, FLAGGED, LINES, OWN_LINES
 from claimlint.checker.duckdb_engine import DuckDBEngine
 from claimlint.checker.readers import read_csv
@@ -163,15 +164,20 @@ def test_on_its_own_connection_the_engine_runs_two_rules_at_a_time(tmp_path: Pat
 
 
 class _Materializing(DuckDBEngine):
-    """The engine, noting the thread that creates each table."""
+    """The engine, noting the thread that runs each statement printed ahead."""
 
     def __init__(self, rulebook: m.Rulebook) -> None:
         super().__init__(rulebook)
         self.threads: dict[str, threading.Thread] = {}
 
-    def _materialize(self, name: str, query: exp.Expression) -> None:
-        self.threads[name] = threading.current_thread()
-        super()._materialize(name, query)
+    def _printed(self, name: str, query: exp.Expression) -> Callable[[], None]:
+        run = super()._printed(name, query)
+
+        def noted() -> None:
+            self.threads[name] = threading.current_thread()
+            run()
+
+        return noted
 
 
 def test_python_builds_the_next_statements_while_duckdb_runs_one(tmp_path: Path) -> None:
@@ -189,6 +195,31 @@ def test_python_builds_the_next_statements_while_duckdb_runs_one(tmp_path: Path)
     found = engine.run_all()
     assert engine._queries == {}
     assert found == interpreter.check(book, batch, references)
+
+
+def test_only_the_callers_thread_compiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compiled tree goes to its first use and is copied for the next ones (through the
+    compiler's cache): so that a rule thread never copies a tree another thread is printing,
+    every rule's queries are built in the caller's thread, at load or when a second run
+    starts."""
+    claims, providers = tmp_path / "lot.parquet", tmp_path / "providers.parquet"
+    generate(1500, 7, claims, providers)
+    book = load("convention-2024")
+    references = {"provider": read_table(book.references[0].schema, [providers], "parquet")}
+    compiling = set()
+    compile_ = sql.ExprCompiler.compile
+
+    def spy(self: sql.ExprCompiler, e: m.Expr) -> exp.Expression:
+        compiling.add(threading.current_thread())
+        return compile_(self, e)
+
+    monkeypatch.setattr(sql.ExprCompiler, "compile", spy)
+    engine = DuckDBEngine(book)
+    engine.load_parquet([str(claims)], references)
+    assert engine._workers() == 2
+    first = engine.run_all()
+    assert engine.run_all() == first and first
+    assert compiling == {threading.main_thread()}
 
 
 def test_parquet_references_read_on_the_engines_connection_leave_nothing_behind(
