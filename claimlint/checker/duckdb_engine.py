@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 LIST_VALUES = 500_000
 # A rule's flagged rows, when the engine writes their records (checker/sql_json.py).
 FOUND = "claimlint_found"
+ROWS = "claimlint_rows_read"  # rows read in Python, on their way to INPUT (load_batch)
 # Rules whose queries run at once, each on a cursor of its own. A line rule's query reads a
 # few thousand flagged lines, one row group, so DuckDB runs it on one thread: a second query
 # beside it uses the other core (at 1M lines, the rules took 1.13 s instead of 1.42 s).
@@ -65,8 +66,8 @@ class DuckDBEngine(ColumnarEngine):
         # CASEs exist so that those tests run only where needed.
         con.execute("SET disabled_optimizers = 'in_clause'")
         self.con = con
-        # An Arrow table registered (input rows read in Python, a large reference, history
-        # lines) is a view of this connection alone: the rules then run on it, one at a time.
+        # An Arrow table registered (a large reference, history lines) is a view of this
+        # connection alone: the rules then run on it, one at a time.
         self._registered = False
         self._cursors: list[duckdb.DuckDBPyConnection] = []  # the rule threads'
         self._idle: list[duckdb.DuckDBPyConnection] = []  # not yet given to a rule thread
@@ -81,11 +82,19 @@ class DuckDBEngine(ColumnarEngine):
         only: Iterable[str] | None = None,
     ) -> None:
         """Rows already read and validated in Python (JSON Lines, examples); None when the
-        input table is already filled (CSV streamed in chunks by columnar_csv.load_csv)."""
+        input table is already filled (CSV streamed in chunks by columnar_csv.load_csv).
+        On the engine's own connection the rows are copied into a table, which the rule
+        threads' cursors read (a registered Arrow table is a view of one connection)."""
         if batch is not None:
             from claimlint.checker.arrow import arrow_table
 
-            self._register(INPUT, arrow_table(self.rulebook.input, batch.rows))
+            rows = arrow_table(self.rulebook.input, batch.rows)
+            if self.shared:
+                self.con.register(ROWS, rows)
+                self._create(INPUT, exp.select(exp.Star(), copy=False).from_(ROWS), "TABLE")
+                self.con.unregister(ROWS)
+            else:
+                self._register(INPUT, rows)
         self._prepare_shown(references, only)
 
     def load_parquet(

@@ -137,9 +137,9 @@ class _Connections(DuckDBEngine):
 def test_on_its_own_connection_the_engine_runs_two_rules_at_a_time(tmp_path: Path) -> None:
     """A line rule's query runs on one DuckDB thread (its flagged lines are one row group).
     On a connection of its own, the engine keeps its relations in the database and runs two
-    rules' queries at once, each on a cursor that reads them; on the caller's connection, it
-    leaves nothing there but temporary relations and runs one rule at a time. Both find the
-    interpreter's violations."""
+    rules' queries at once, each on a cursor that reads them, whether the rows come from a
+    file or from Python; on the caller's connection, it leaves nothing there but temporary
+    relations and runs one rule at a time. All find the interpreter's violations."""
     claims, providers = tmp_path / "lot.parquet", tmp_path / "providers.parquet"
     generate(3000, 5, claims, providers)
     book = load("convention-2024")
@@ -161,6 +161,11 @@ def test_on_its_own_connection_the_engine_runs_two_rules_at_a_time(tmp_path: Pat
     batch = read_table(book.input, [claims], "parquet")
     assert found[True] == found[False] == interpreter.check(book, batch, references)
     assert found[True]
+    # Rows read in Python are copied into a table there, which the cursors read too.
+    engine = _Connections(book, None)
+    engine.load_batch(batch, references)
+    assert engine.run_all() == found[True]
+    assert len(engine.used) == 2
 
 
 class _Materializing(DuckDBEngine):
