@@ -226,14 +226,11 @@ class DuckDBEngine(ColumnarEngine):
             return super()._found(rule, shape, query)
         self._create(FOUND, query, "TABLE", temporary=True)  # each rule thread's own
         described = exp.Describe(this=exp.to_table(FOUND)).sql(dialect=self.dialect)
-        columns = [(name, type_) for name, type_, *_ in self._fetch_text(described)]
+        columns = [(name, type_) for name, type_, *_ in self._con().execute(described).fetchall()]
         lines = sql_json.line_query(rule, shape.placeholders, shape.calls, FOUND, columns)
         if lines is None:
             return Found(self._fetch(exp.select(exp.Star()).from_(FOUND)), rendered=False)
         return Found(self._fetch(lines), rendered=True)
-
-    def _fetch_text(self, statement: str) -> list[tuple]:
-        return self._con().execute(statement).fetchall()
 
     def _interrupt(self) -> None:
         for con in (self.con, *self._cursors):
