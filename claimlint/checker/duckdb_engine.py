@@ -7,6 +7,7 @@ tables, read in Python, are passed as lists when small (see LIST_VALUES).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,7 @@ class DuckDBEngine(ColumnarEngine):
             from claimlint.checker.arrow import arrow_table
 
             rows = arrow_table(self.rulebook.input, batch.rows)
+            self._drop(INPUT)
             if self.shared:
                 self.con.register(ROWS, rows)
                 self._create(INPUT, exp.select(exp.Star(), copy=False).from_(ROWS), "TABLE")
@@ -105,6 +107,7 @@ class DuckDBEngine(ColumnarEngine):
         only: Iterable[str] | None = None,
     ) -> tuple[int, list[Rejection]]:
         """Parquet files read and validated inside DuckDB; returns rows read and rejections."""
+        self._drop(INPUT)
         read, rejected = load_parquet(
             self.con, paths, self.rulebook.input, INPUT, mapping, temporary=not self.shared
         )
@@ -120,6 +123,7 @@ class DuckDBEngine(ColumnarEngine):
         only: Iterable[str] | None = None,
     ) -> tuple[int, list[Rejection]]:
         """An Arrow table from the caller's pipeline, validated as a Parquet file would be."""
+        self._drop(INPUT)
         read, rejected = load_arrow(
             self.con, table, name, self.rulebook.input, INPUT, mapping, temporary=not self.shared
         )
@@ -131,17 +135,22 @@ class DuckDBEngine(ColumnarEngine):
             progress.step("lecture des lignes")
             self._prepare(references, only)
 
+    def _drop(self, name: str) -> None:
+        """Drop `name`, an Arrow view, a view or a table: an engine loaded again may meet the
+        other kind under a name, which DuckDB replaces with neither of the others."""
+        self.con.unregister(name)
+        for kind in ("VIEW", "TABLE"):
+            drop = exp.Drop(tables=[exp.to_table(name)], kind=kind, exists=True)
+            with contextlib.suppress(duckdb.CatalogException):  # of the other kind
+                self.con.execute(drop.sql(dialect=self.dialect))
+
     # -- hooks
     def _register(self, name: str, table: pa.Table) -> None:
         self._registered = True
         self.con.register(name, table)
 
     def _register_rows(self, name: str, schema: Schema, rows: Sequence[Mapping[str, Any]]) -> None:
-        # The name may hold the table or the Arrow view of an earlier load of this engine,
-        # through the other path: DuckDB replaces neither with the other.
-        self.con.unregister(name)
-        drop = exp.Drop(tables=[exp.to_table(name)], kind="TABLE", exists=True)
-        self.con.execute(drop.sql(dialect=self.dialect))
+        self._drop(name)
         if len(rows) * len(schema.fields) > LIST_VALUES:
             super()._register_rows(name, schema, rows)
             return

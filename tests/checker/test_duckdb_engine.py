@@ -28,6 +28,7 @@ from claimlint.dsl.types import Type
 from claimlint.errors import EvaluationError
 from claimlint.generate import generate
 
+ROOT = Path(__file__).resolve().parents[2]
 TYPES = [
     ("code", Type.TEXT),
     ("count", Type.INTEGER),
@@ -225,6 +226,29 @@ def test_only_the_callers_thread_compiles(tmp_path: Path, monkeypatch: pytest.Mo
     first = engine.run_all()
     assert engine.run_all() == first and first
     assert compiling == {threading.main_thread()}
+
+
+@pytest.mark.parametrize("own", [True, False], ids=["own connection", "caller's connection"])
+def test_an_engine_loaded_again_from_another_kind_of_input(tmp_path: Path, own: bool) -> None:
+    """The input is a view over the staged rows of a Parquet file, or the rows read in Python
+    (a table, or an Arrow view on a caller's connection): DuckDB replaces none of them with
+    another, so each load drops what the one before left under the name."""
+    claims, providers = tmp_path / "lot.parquet", tmp_path / "providers.parquet"
+    generate(600, 4, claims, providers)
+    book = load("convention-2024")
+    references = {"provider": read_table(book.references[0].schema, [providers], "parquet")}
+    batch = read_csv(ROOT / "examples" / "claims.csv", book.input)
+    expected = {
+        "parquet": interpreter.check(book, read_table(book.input, [claims], "parquet"), references),
+        "rows": interpreter.check(book, batch, references),
+    }
+    engine = DuckDBEngine(book, None if own else duckdb.connect())
+    for kind in ("parquet", "rows", "parquet", "rows"):
+        if kind == "parquet":
+            engine.load_parquet([str(claims)], references)
+        else:
+            engine.load_batch(batch, references)
+        assert engine.run_all() == expected[kind], kind
 
 
 def test_parquet_references_read_on_the_engines_connection_leave_nothing_behind(
