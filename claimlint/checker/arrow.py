@@ -11,10 +11,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
+from sqlglot import exp
 
+from claimlint.checker.sql import create_as
 from claimlint.dsl.schema import Schema
 from claimlint.dsl.types import Type
 
+ARROWED = "claimlint_arrowed"  # rows on their way into a table (create_table)
 ARROW_TYPES = {
     Type.TEXT: pa.string(),
     Type.INTEGER: pa.int64(),
@@ -33,3 +36,12 @@ def arrow_table(schema: Schema, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
         for name, values in columns.items():
             values.append(row[name])
     return pa.table(columns, schema=arrow_schema)
+
+
+def create_table(con, name: str, rows: pa.Table, temporary: bool = True) -> None:
+    """The DuckDB table `name` holding a copy of `rows` (see sql.create_as for
+    `temporary`); `rows` is seen by DuckDB only for the statement."""
+    con.register(ARROWED, rows)
+    statement = create_as(name, exp.select("*").from_(ARROWED), temporary=temporary)
+    con.execute(statement.sql(dialect="duckdb"))
+    con.unregister(ARROWED)

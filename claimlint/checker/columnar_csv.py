@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from claimlint.checker.arrow import ARROW_TYPES, arrow_table
+from claimlint.checker.arrow import ARROW_TYPES, arrow_table, create_table
 from claimlint.checker.readers import (
     CHUNK_ROWS,
     CsvReader,
@@ -25,7 +25,7 @@ from claimlint.checker.readers import (
     Rejection,
     duplicate_rejections,
 )
-from claimlint.checker.sql import col, create_as
+from claimlint.checker.sql import col
 from claimlint.dsl.schema import Role, Schema
 
 DIALECT = "duckdb"
@@ -48,7 +48,7 @@ def load_csv(
     Not `temporary`: the table is the database's (sql.create_as).
     """
     readers = [CsvReader(p, schema, mapping) for p in paths]
-    _create_table(con, table, _with_place(arrow_table(schema, []), 0, []), temporary)
+    create_table(con, table, _with_place(arrow_table(schema, []), 0, []), temporary)
     insert = exp.insert(exp.select("*").from_(CHUNK), table).sql(DIALECT)
     for number, reader in enumerate(readers):
         for rows, lines in reader.chunks(chunk_rows):
@@ -69,15 +69,6 @@ def _with_place(rows: pa.Table, number: int, lines: list[int]) -> pa.Table:
     """The rows with their file's index and their first physical line."""
     files = pa.array([number] * len(lines), pa.int32())
     return rows.append_column(FILE, files).append_column(LINE, pa.array(lines, pa.int64()))
-
-
-def _create_table(
-    con: duckdb.DuckDBPyConnection, table: str, empty: pa.Table, temporary: bool
-) -> None:
-    con.register(CHUNK, empty)
-    statement = create_as(table, exp.select("*").from_(CHUNK), temporary=temporary)
-    con.execute(statement.sql(DIALECT))
-    con.unregister(CHUNK)
 
 
 def _shared_line_ids(

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 LIST_VALUES = 500_000
 # A rule's flagged rows, when the engine writes their records (checker/sql_json.py).
 FOUND = "claimlint_found"
-ROWS = "claimlint_rows_read"  # rows read in Python, on their way to INPUT (load_batch)
 # Rules whose queries run at once, each on a cursor of its own. A line rule's query reads a
 # few thousand flagged lines, one row group, so DuckDB runs it on one thread: a second query
 # beside it uses the other core (at 1M lines, the rules took 1.13 s instead of 1.42 s).
@@ -87,14 +86,12 @@ class DuckDBEngine(ColumnarEngine):
         On the engine's own connection the rows are copied into a table, which the rule
         threads' cursors read (a registered Arrow table is a view of one connection)."""
         if batch is not None:
-            from claimlint.checker.arrow import arrow_table
+            from claimlint.checker.arrow import arrow_table, create_table
 
             rows = arrow_table(self.rulebook.input, batch.rows)
             self._drop(INPUT)
             if self.shared:
-                self.con.register(ROWS, rows)
-                self._create(INPUT, exp.select(exp.Star(), copy=False).from_(ROWS), "TABLE")
-                self.con.unregister(ROWS)
+                create_table(self.con, INPUT, rows, temporary=False)
             else:
                 self._register(INPUT, rows)
         self._prepare_shown(references, only)
@@ -241,8 +238,12 @@ class DuckDBEngine(ColumnarEngine):
             return Found(self._fetch(exp.select(exp.Star()).from_(FOUND)), rendered=False)
         return Found(self._fetch(lines), rendered=True)
 
+    def _connections(self) -> tuple[duckdb.DuckDBPyConnection, ...]:
+        """The engine's connection and its rule threads' cursors."""
+        return (self.con, *self._cursors)
+
     def _interrupt(self) -> None:
-        for con in (self.con, *self._cursors):
+        for con in self._connections():
             con.interrupt()
 
     def _progress(self, steps: int) -> Progress:
@@ -258,11 +259,11 @@ class _Connections:
         self.engine = engine
 
     def execute(self, statement: str) -> None:
-        for con in (self.engine.con, *self.engine._cursors):
+        for con in self.engine._connections():
             con.execute(statement)
 
     def query_progress(self) -> float:
-        return max(c.query_progress() for c in (self.engine.con, *self.engine._cursors))
+        return max(con.query_progress() for con in self.engine._connections())
 
 
 def check(
