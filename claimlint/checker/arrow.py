@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from claimlint.checker.sql import create_as
+from claimlint.checker.sql import create_as, relation
 from claimlint.dsl.schema import Schema
 from claimlint.dsl.types import Type
 
@@ -42,6 +42,8 @@ def create_table(con, name: str, rows: pa.Table, temporary: bool = True) -> None
     """The DuckDB table `name` holding a copy of `rows` (see sql.create_as for
     `temporary`); `rows` is seen by DuckDB only for the statement."""
     con.register(ARROWED, rows)
-    statement = create_as(name, exp.select("*").from_(ARROWED), temporary=temporary)
+    statement = create_as(
+        name, exp.select(exp.Star()).from_(relation(ARROWED)), temporary=temporary
+    )
     con.execute(statement.sql(dialect="duckdb"))
     con.unregister(ARROWED)

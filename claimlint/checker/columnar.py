@@ -48,6 +48,7 @@ from claimlint.checker.sql import (
     literal,
     not_,
     or_,
+    relation,
     short_circuit,
     truth,
 )
@@ -301,7 +302,7 @@ class ColumnarEngine:
         fields = tuple(f for f in schema.fields if f.name in source.fields)
         probe = (
             exp.select(*(col(f.name) for f in fields), copy=False)
-            .from_(INPUT, copy=False)
+            .from_(relation(INPUT), copy=False)
             .distinct()
         )
         rows = [dict(zip(source.fields, row, strict=True)) for row in self._fetch(probe)]
@@ -311,12 +312,14 @@ class ColumnarEngine:
     def _input(self) -> exp.Expression:
         """Today's lines; with a history, followed by its context lines (IS_CONTEXT)."""
         if self.history is None:
-            return exp.to_table(INPUT)
+            return relation(INPUT)
         names = self.rulebook.input.names
 
-        def part(table: str, context: bool) -> exp.Select:
+        def part(name: str, context: bool) -> exp.Select:
             flag = alias(exp.true() if context else exp.false(), IS_CONTEXT)
-            return exp.select(*(col(n) for n in names), flag, copy=False).from_(table, copy=False)
+            return exp.select(*(col(n) for n in names), flag, copy=False).from_(
+                relation(name), copy=False
+            )
 
         return exp.Subquery(this=exp.union(part(INPUT, False), part(CONTEXT, True), distinct=False))
 
@@ -338,7 +341,7 @@ class ColumnarEngine:
                 )
                 joined = joined.select(alias(value, sql.ref_column(ref.name, f.name)), copy=False)
             joined = joined.join(
-                alias(exp.to_table(ref_table(ref.name)), name),
+                alias(relation(ref_table(ref.name)), name),
                 on=exp.EQ(this=col(ref.join_field, "i"), expression=col(ref.key, name)),
                 join_type="left",
                 copy=False,
@@ -391,7 +394,7 @@ class ColumnarEngine:
         line's claim (`source` alone when there are none)."""
         # "l".*, not *: the join key would come twice (Spark refuses that).
         every = exp.Column(this=exp.Star(), table=exp.to_identifier("l", quoted=True))
-        lines = exp.select(every, copy=False).from_(alias(exp.to_table(source), "l"), copy=False)
+        lines = exp.select(every, copy=False).from_(alias(relation(source), "l"), copy=False)
         wanted = [n for n in self.claim_flags.values() if n in names]
         if not wanted:
             return lines
@@ -399,7 +402,7 @@ class ColumnarEngine:
         keys = [claim] + ([IS_CONTEXT] if self.history is not None else [])
         same = and_(*(exp.EQ(this=col(k, "l"), expression=col(k, "f")) for k in keys))
         return lines.select(*(col(n, "f") for n in wanted), copy=False).join(
-            alias(exp.to_table(CLAIMS), "f"), on=same, join_type="left", copy=False
+            alias(relation(CLAIMS), "f"), on=same, join_type="left", copy=False
         )
 
     def _base(self) -> exp.Expression:
@@ -503,7 +506,7 @@ class ColumnarEngine:
                 where = and_(where, not_(col(IS_CONTEXT)))  # the lines the rule reads
             query = (
                 exp.select(*compiled.args, copy=False)
-                .from_(FLAGGED, copy=False)
+                .from_(relation(FLAGGED), copy=False)
                 .where(where, copy=False)
             )
             query = query.order_by(*self._chronological(), copy=False)
@@ -518,7 +521,7 @@ class ColumnarEngine:
             return self._aggregate_query(rule, shape)
         return (
             exp.select(*self._values(rule, shape), copy=False)
-            .from_(FLAGGED, copy=False)
+            .from_(relation(FLAGGED), copy=False)
             .where(col(self._flag[(rule.id,)]), copy=False)
         )
 

@@ -25,7 +25,7 @@ from claimlint.checker.readers import (
     Rejection,
     duplicate_rejections,
 )
-from claimlint.checker.sql import col
+from claimlint.checker.sql import col, relation
 from claimlint.dsl.schema import Role, Schema
 
 DIALECT = "duckdb"
@@ -49,7 +49,7 @@ def load_csv(
     """
     readers = [CsvReader(p, schema, mapping) for p in paths]
     create_table(con, table, _with_place(arrow_table(schema, []), 0, []), temporary)
-    insert = exp.insert(exp.select("*").from_(CHUNK), table).sql(DIALECT)
+    insert = exp.insert(exp.select(exp.Star()).from_(relation(CHUNK)), relation(table)).sql(DIALECT)
     for number, reader in enumerate(readers):
         for rows, lines in reader.chunks(chunk_rows):
             con.register(CHUNK, _with_place(arrow_table(schema, rows), number, lines))
@@ -96,21 +96,21 @@ def _shared_line_ids(
             col(FILE),
             col(LINE),
             exp.alias_(exp.true(), KEPT, quoted=True),
-        ).from_(table),
+        ).from_(relation(table)),
         exp.select(
             col(KEY), col(FILE), col(LINE), exp.alias_(exp.false(), KEPT, quoted=True)
-        ).from_(REJECTED_KEYS),
+        ).from_(relation(REJECTED_KEYS)),
         distinct=False,
     )
     shared = (
         exp.select(col(KEY))
-        .from_("k")
+        .from_(relation("k"))
         .group_by(col(KEY))
         .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
     )
     query = (
         exp.select(col(KEY), col(FILE), col(LINE), col(KEPT))
-        .from_("k")
+        .from_(relation("k"))
         .where(exp.In(this=col(KEY), query=exp.Subquery(this=shared)))
         .order_by(col(KEY), col(FILE), col(LINE))
         .with_("k", as_=every)
@@ -136,7 +136,7 @@ def _drop(con: duckdb.DuckDBPyConnection, table: str, places: list[tuple[int, in
     )
     where = exp.In(
         this=exp.Tuple(expressions=[col(FILE), col(LINE)]),
-        query=exp.Subquery(this=exp.select(col(FILE), col(LINE)).from_(DROPPED)),
+        query=exp.Subquery(this=exp.select(col(FILE), col(LINE)).from_(relation(DROPPED))),
     )
     con.execute(exp.delete(table, where=where).sql(DIALECT))
     con.unregister(DROPPED)

@@ -25,9 +25,11 @@ from claimlint.checker.sql import (
     and_,
     col,
     create_as,
+    data_type,
     literal,
     not_,
     or_,
+    relation,
     sql_type,
     truth,
 )
@@ -51,7 +53,7 @@ def _create(
 
 
 def _text(e: exp.Expression) -> exp.Expression:
-    return exp.cast(e, "VARCHAR", copy=False)
+    return exp.cast(e, data_type("VARCHAR"), copy=False)
 
 
 def _trimmed(name: str) -> exp.Expression:
@@ -88,7 +90,7 @@ def _parse_text(field: Field, name: str) -> exp.Expression:
     if kind is Type.DATE:
         iso = exp.func("try_strptime", text, exp.Literal.string("%Y-%m-%d"))
         french = exp.func("try_strptime", text.copy(), exp.Literal.string("%d/%m/%Y"))
-        return exp.cast(exp.Coalesce(this=iso, expressions=[french]), "DATE", copy=False)
+        return exp.cast(exp.Coalesce(this=iso, expressions=[french]), data_type("DATE"), copy=False)
     if kind is Type.TIME:
         hhmm = exp.func("try_strptime", text, exp.Literal.string("%H:%M"))
         hhmmss = exp.func("try_strptime", text.copy(), exp.Literal.string("%H:%M:%S"))
@@ -291,7 +293,7 @@ def load_parquet(
 def unload(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Drop what `load_parquet` or `load_arrow` created, once its rows are read."""
     for name, kind in ((table, "VIEW"), (STAGED, "TABLE"), (REPEATED, "TABLE")):
-        con.execute(exp.Drop(tables=[exp.to_table(name)], kind=kind, exists=True).sql(DIALECT))
+        con.execute(exp.Drop(tables=[relation(name)], kind=kind, exists=True).sql(DIALECT))
 
 
 def load_arrow(
@@ -314,7 +316,7 @@ def load_arrow(
             "file_row_number",
             quoted=True,
         ),
-    ).from_(ARROW)
+    ).from_(relation(ARROW))
     return _load(con, exp.Subquery(this=source), [name], "Arrow", schema, table, mapping, temporary)
 
 
@@ -335,7 +337,7 @@ def _load(
     source_of = {schema_name: file_name for file_name, schema_name in (mapping or {}).items()}
     try:
         described = con.execute(
-            exp.Describe(this=exp.select("*").from_(source)).sql(DIALECT)
+            exp.Describe(this=exp.select(exp.Star()).from_(source)).sql(DIALECT)
         ).fetchall()
     except duckdb.Error as err:
         raise InputError(f"{label} : lecture {kind} impossible ({engine_detail(err)})") from None
@@ -392,7 +394,7 @@ def _load(
     # Among the rows otherwise valid, as the CSV reader counts them.
     repeated = (
         exp.select(col(line.name) if line else exp.null())
-        .from_(STAGED)
+        .from_(relation(STAGED))
         .where(exp.Is(this=col("_reason"), expression=exp.null()))
     )
     if line is not None:
@@ -402,17 +404,24 @@ def _load(
     else:
         repeated = repeated.where(exp.false())
     _create(con, REPEATED, repeated, temporary=temporary)
-    repeats = con.execute(exp.select(exp.Count(this=exp.Star())).from_(REPEATED).sql(DIALECT))
+    repeats = con.execute(
+        exp.select(exp.Count(this=exp.Star())).from_(relation(REPEATED)).sql(DIALECT)
+    )
     duplicate = (
-        truth(exp.In(this=col(line.name), query=exp.Subquery(this=exp.select("*").from_(REPEATED))))
+        truth(
+            exp.In(
+                this=col(line.name),
+                query=exp.Subquery(this=exp.select(exp.Star()).from_(relation(REPEATED))),
+            )
+        )
         if line is not None and repeats.fetchone()[0]
         else exp.false()  # no id repeated (the usual case): no lookup per row
     )
     ok = exp.and_(exp.Is(this=col("_reason"), expression=exp.null()), exp.not_(duplicate))
     # The kept rows are a view over the staged table: the engines read them once.
     keep = exp.select(*(col(f.name) for f in schema.fields), col(FILE), col(ROW))
-    _create(con, table, keep.from_(STAGED).where(ok), kind="VIEW", temporary=temporary)
-    read = con.execute(exp.select(exp.Count(this=exp.Star())).from_(STAGED).sql(DIALECT))
+    _create(con, table, keep.from_(relation(STAGED)).where(ok), kind="VIEW", temporary=temporary)
+    read = con.execute(exp.select(exp.Count(this=exp.Star())).from_(relation(STAGED)).sql(DIALECT))
     read = read.fetchone()[0]
     tag = exp.func("strpos", col("_reason"), exp.Literal.string(TAG))
     bad = (
@@ -426,7 +435,7 @@ def _load(
             ),
             *(col(line.name) for line in [line] if line is not None),
         )
-        .from_(STAGED)
+        .from_(relation(STAGED))
         .where(exp.not_(ok))
     )
     found = sorted(

@@ -20,7 +20,7 @@ from claimlint.checker.columnar import INPUT, ColumnarEngine, Found, Shape
 from claimlint.checker.columnar_input import load_arrow, load_parquet
 from claimlint.checker.progress import Progress
 from claimlint.checker.readers import Batch, Rejection
-from claimlint.checker.sql import alias, create_as, sql_type
+from claimlint.checker.sql import alias, create_as, relation, sql_type
 from claimlint.checker.violations import JsonLines, Rendered, Violation, names_patient
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Schema
@@ -137,7 +137,7 @@ class DuckDBEngine(ColumnarEngine):
         other kind under a name, which DuckDB replaces with neither of the others."""
         self.con.unregister(name)
         for kind in ("VIEW", "TABLE"):
-            drop = exp.Drop(tables=[exp.to_table(name)], kind=kind, exists=True)
+            drop = exp.Drop(tables=[relation(name)], kind=kind, exists=True)
             with contextlib.suppress(duckdb.CatalogException):  # of the other kind
                 self.con.execute(drop.sql(dialect=self.dialect))
 
@@ -231,11 +231,11 @@ class DuckDBEngine(ColumnarEngine):
         ):
             return super()._found(rule, shape, query)
         self._create(FOUND, query, "TABLE", temporary=True)  # each rule thread's own
-        described = exp.Describe(this=exp.to_table(FOUND)).sql(dialect=self.dialect)
+        described = exp.Describe(this=relation(FOUND)).sql(dialect=self.dialect)
         columns = [(name, type_) for name, type_, *_ in self._con().execute(described).fetchall()]
         lines = sql_json.line_query(rule, shape.placeholders, shape.calls, FOUND, columns)
         if lines is None:
-            return Found(self._fetch(exp.select(exp.Star()).from_(FOUND)), rendered=False)
+            return Found(self._fetch(exp.select(exp.Star()).from_(relation(FOUND))), rendered=False)
         return Found(self._fetch(lines), rendered=True)
 
     def _connections(self) -> tuple[duckdb.DuckDBPyConnection, ...]:

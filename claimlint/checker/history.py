@@ -31,7 +31,9 @@ from claimlint.checker import run
 from claimlint.checker.readers import Rejection
 from claimlint.checker.sql import (
     col,
+    data_type,
     literal,
+    relation,
     sql_type,
 )
 from claimlint.dsl.schema import Field, Role, Schema
@@ -58,7 +60,7 @@ def run_sql(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> list[tuple
 
 def _table_def(name: str, columns: Sequence[tuple[str, exp.DataType]]) -> exp.Create:
     schema = exp.Schema(
-        this=exp.to_table(name),
+        this=relation(name),
         expressions=[
             exp.ColumnDef(this=exp.to_identifier(c, quoted=True), kind=t) for c, t in columns
         ],
@@ -88,7 +90,9 @@ class Store:
         return exp.alias_(literal(field.default, field.type), field.name, quoted=True)
 
     def count(self) -> int:
-        return run_sql(self.con, exp.select(exp.Count(this=exp.Star())).from_(LINES))[0][0]
+        return run_sql(self.con, exp.select(exp.Count(this=exp.Star())).from_(relation(LINES)))[0][
+            0
+        ]
 
 
 def _connect(path: Path, write: bool, timeout: float) -> duckdb.DuckDBPyConnection:
@@ -177,7 +181,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, path: Path, schema: Schema, write: 
         return frozenset(schema.names)
     if META not in tables or LINES not in tables:
         raise InputError(f"{path} : ce fichier n'est pas un historique claimlint")
-    meta = dict(run_sql(con, exp.select(col("key"), col("value")).from_(META)))
+    meta = dict(run_sql(con, exp.select(col("key"), col("value")).from_(relation(META))))
     version = int(meta.get("schema_version", "0"))
     if version > SCHEMA_VERSION:
         raise InputError(
@@ -230,12 +234,12 @@ def _set_meta(con: duckdb.DuckDBPyConnection, values: Mapping[str, str]) -> None
 
 
 def _create(con: duckdb.DuckDBPyConnection, schema: Schema) -> None:
-    text = exp.DataType.build("VARCHAR")
+    text = data_type("VARCHAR")
     columns = [(f.name, sql_type(f.type)) for f in schema.fields]
     columns += [
         (BATCH, text),
-        (ROW, exp.DataType.build("BIGINT")),
-        (ADDED, exp.DataType.build("TIMESTAMP")),
+        (ROW, data_type("BIGINT")),
+        (ADDED, data_type("TIMESTAMP")),
     ]
     con.begin()
     con.execute(_table_def(META, [("key", text), ("value", text)]).sql(DIALECT))
@@ -262,7 +266,7 @@ def _index_claims(con: duckdb.DuckDBPyConnection, schema: Schema) -> None:
         return
     index = exp.Index(
         this=exp.to_identifier(CLAIM_INDEX, quoted=True),
-        table=exp.to_table(LINES),
+        table=relation(LINES),
         params=exp.IndexParameters(columns=[exp.Ordered(this=col(claim.name))]),
     )
     con.execute(exp.Create(this=index, kind="INDEX", exists=True).sql(DIALECT))
@@ -292,7 +296,7 @@ def _migrate(
                 )
             ],
         )
-        alter = exp.Alter(this=exp.to_table(LINES), kind="TABLE", actions=[column])
+        alter = exp.Alter(this=relation(LINES), kind="TABLE", actions=[column])
         con.execute(alter.sql(DIALECT))
     _set_meta(con, {"fields": _fields_json(schema, names), "claimlint_version": __version__})
     con.commit()
@@ -345,13 +349,13 @@ def _refuse_conflicts(store: Store) -> None:
     line = store.line
     repeated = (
         exp.select(col(line))
-        .from_(NEW)
+        .from_(relation(NEW))
         .group_by(col(line))
         .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
     )
     twice = (
         exp.select(col(line), col(FILE), col("_row"))
-        .from_(NEW)
+        .from_(relation(NEW))
         .where(exp.In(this=col(line), query=exp.Subquery(this=repeated)))
         .order_by(col(line), col(FILE), col("_row"))
     )
@@ -372,9 +376,9 @@ def _refuse_conflicts(store: Store) -> None:
     conflicts = (
         exp.select(col(line, "n"), col(FILE, "n"), col("_row", "n"), col(BATCH, "h"), col(ROW, "h"))
         .select(exp.alias_(differs, "_column", quoted=True))
-        .from_(exp.alias_(exp.to_table(NEW), "n", quoted=True))
+        .from_(exp.alias_(relation(NEW), "n", quoted=True))
         .join(
-            exp.alias_(exp.to_table(LINES), "h", quoted=True),
+            exp.alias_(relation(LINES), "h", quoted=True),
             on=exp.EQ(this=col(line, "n"), expression=col(line, "h")),
         )
         .where(exp.not_(exp.Is(this=col("_column"), expression=exp.null())))
@@ -414,7 +418,7 @@ def add(
         con.begin()
         try:
             _refuse_conflicts(store)
-            known = exp.select(col(line)).from_(LINES)
+            known = exp.select(col(line)).from_(relation(LINES))
             new = (
                 exp.select(
                     *(col(f.name) for f in schema.fields),
@@ -422,7 +426,7 @@ def add(
                     col("_row"),
                     exp.cast(literal(dt.datetime.now().isoformat(sep=" ")), "TIMESTAMP"),
                 )
-                .from_(NEW)
+                .from_(relation(NEW))
                 .where(exp.not_(exp.In(this=col(line), query=exp.Subquery(this=known))))
             )
             date = schema.by_role(Role.DATE)
@@ -433,7 +437,7 @@ def add(
                 new, LINES, columns=[exp.to_identifier(c, quoted=True) for c in columns]
             )
             added = con.execute(insert.sql(DIALECT)).fetchone()[0]
-            staged = run_sql(con, exp.select(exp.Count(this=exp.Star())).from_(NEW))[0][0]
+            staged = run_sql(con, exp.select(exp.Count(this=exp.Star())).from_(relation(NEW)))[0][0]
             con.commit()
         except BaseException:
             con.rollback()
@@ -456,7 +460,7 @@ def stats(store: Store) -> list[tuple[str, str, int]]:
             exp.alias_(month, "m", quoted=True),
             exp.Count(this=exp.Star()),
         )
-        .from_(LINES)
+        .from_(relation(LINES))
         .group_by(col("p"), col("m"))
         .order_by(exp.Ordered(this=col("p"), nulls_first=False), exp.Ordered(this=col("m")))
     )
@@ -492,7 +496,7 @@ def remove_batch(
     batch = run.read_table(store.schema, paths, run.input_format(paths), mapping)
     ids = pa.table({"id": pa.array([str(row[store.line]) for row in batch.rows], pa.string())})
     store.con.register("claimlint_removed", ids)
-    gone = exp.select(col("id")).from_("claimlint_removed")
+    gone = exp.select(col("id")).from_(relation("claimlint_removed"))
     return _delete(store, exp.In(this=col(store.line), query=exp.Subquery(this=gone)))
 
 
@@ -517,23 +521,23 @@ def export(store: Store, target: str | Path) -> int:
     date = store.schema.by_role(Role.DATE)
     if date is not None:
         order.insert(0, col(date.name))
-    query = exp.select(*(store.column(f) for f in store.schema.fields)).from_(LINES)
-    relation = store.con.sql(query.order_by(*order).sql(DIALECT))
+    query = exp.select(*(store.column(f) for f in store.schema.fields)).from_(relation(LINES))
+    rows = store.con.sql(query.order_by(*order).sql(DIALECT))
     try:
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         os.close(fd)
         try:
             if kind == "parquet":
-                relation.write_parquet(temp)
+                rows.write_parquet(temp)
             else:
-                relation.write_csv(temp, header=True)
+                rows.write_csv(temp, header=True)
             os.replace(temp, target)
         finally:
             if os.path.exists(temp):
                 os.unlink(temp)
     except OSError as err:
         raise InputError(f"{target} : écriture impossible ({err.strerror or err})") from None
-    return len(relation)
+    return len(rows)
 
 
 def ensure(path: str | Path, schema: Schema, timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:

@@ -42,6 +42,7 @@ from claimlint.checker.sql import (
     create_as,
     day_expr,
     literal,
+    relation,
     sql_type,
 )
 from claimlint.dsl import model as m
@@ -191,7 +192,7 @@ def _member(store: Store, name: str, values: Values) -> exp.Expression:
     if len(today) <= LITERALS:
         type_ = store.schema.field(name).type
         return exp.In(this=col(name), expressions=[literal(v, type_) for v in sorted(today)])
-    seen = exp.select(col(name)).from_(TODAY).distinct()
+    seen = exp.select(col(name)).from_(relation(TODAY)).distinct()
     return exp.In(this=col(name), query=exp.Subquery(this=seen))
 
 
@@ -274,7 +275,7 @@ def _candidates(
         exp.alias_(ROWID, "_id", quoted=True),
         *(store.column(store.schema.field(name)) for name in columns),
         copy=False,
-    ).from_(LINES, copy=False)
+    ).from_(relation(LINES), copy=False)
     statement = create_as(CANDIDATES, query.where(where, copy=False)).sql(DIALECT)
     if on_scan is not None:
         on_scan()
@@ -439,7 +440,7 @@ def _picked(store: Store, rules: Sequence[m.Rule], values: Values, columns: Sequ
             continue
         if claim is not None and _needs_claims([rule]):
             claims = f"{CLAIMS}_{number}"
-            found = exp.select(col(claim.name)).distinct().from_(CANDIDATES).where(where)
+            found = exp.select(col(claim.name)).distinct().from_(relation(CANDIDATES)).where(where)
             con.execute(create_as(claims, found).sql(DIALECT))
             listed = [c for (c,) in run_sql(con, exp.select(col(claim.name)).from_(claims))]
             if not listed:
@@ -454,13 +455,13 @@ def _picked(store: Store, rules: Sequence[m.Rule], values: Values, columns: Sequ
                     this=col(claim.name),
                     query=exp.Subquery(this=exp.select(col(claim.name)).from_(claims)),
                 )
-            known = exp.select(col("_id")).from_(CANDIDATES)
+            known = exp.select(col("_id")).from_(relation(CANDIDATES))
             others = (
                 exp.select(
                     exp.alias_(ROWID, "_id", quoted=True),
                     *(store.column(store.schema.field(name)) for name in columns),
                 )
-                .from_(LINES)
+                .from_(relation(LINES))
                 .where(
                     exp.and_(
                         invoice.copy(),
@@ -472,7 +473,7 @@ def _picked(store: Store, rules: Sequence[m.Rule], values: Values, columns: Sequ
             _drop_today(store, values)
             where = invoice
         rule_id = exp.alias_(literal(rule.id), RULE, quoted=True)
-        picks.append(exp.select(col("_id"), rule_id).from_(CANDIDATES).where(where))
+        picks.append(exp.select(col("_id"), rule_id).from_(relation(CANDIDATES)).where(where))
     if not picks:
         return False
     con.execute(create_as(PICKED, _union(picks)).sql(DIALECT))
@@ -481,10 +482,10 @@ def _picked(store: Store, rules: Sequence[m.Rule], values: Values, columns: Sequ
 
 def _lines(columns: list[exp.Expression]) -> exp.Select:
     """The picked candidates (their `columns`)."""
-    picked = exp.select(col("_id")).from_(PICKED)
+    picked = exp.select(col("_id")).from_(relation(PICKED))
     return (
         exp.select(*columns)
-        .from_(CANDIDATES)
+        .from_(relation(CANDIDATES))
         .where(exp.In(this=col("_id"), query=exp.Subquery(this=picked)))
     )
 
@@ -503,7 +504,7 @@ def fetch(store: Store, rulebook: m.Rulebook, today: pa.Table) -> pa.Table:
     columns = [col(name) for name in names]
     if not _picked(store, rules, values, names):
         return con.sql(
-            exp.select(*columns).from_(CANDIDATES).where(exp.false()).sql(DIALECT)
+            exp.select(*columns).from_(relation(CANDIDATES)).where(exp.false()).sql(DIALECT)
         ).to_arrow_table()
     return con.sql(_lines(columns).sql(DIALECT)).to_arrow_table()
 
@@ -595,7 +596,9 @@ def fetch_lines(
         line.update(zip(read, record[1:], strict=True))
         lines.append(line)
     reads: dict[str, list[int]] = {}
-    for row_id, rule in run_sql(store.con, exp.select(col("_id"), col(RULE)).from_(PICKED)):
+    for row_id, rule in run_sql(
+        store.con, exp.select(col("_id"), col(RULE)).from_(relation(PICKED))
+    ):
         reads.setdefault(rule, []).append(position[row_id])
     batch = Batch(
         schema, str(store.path), tuple(lines), tuple(range(1, len(lines) + 1)), (), len(lines)

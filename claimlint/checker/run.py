@@ -268,12 +268,15 @@ def read_table(
     from sqlglot import exp
 
     from claimlint.checker.columnar_input import load_parquet, unload
+    from claimlint.checker.sql import relation
 
     con = con if con is not None else connect(memory_limit)
     read, rejected = load_parquet(con, [str(p) for p in paths], schema, ROWS, mapping)
     names = [f.name for f in schema.fields]
     rows, lines = [], []
-    for record in con.execute(exp.select("*").from_(ROWS).sql(dialect="duckdb")).fetchall():
+    for record in con.execute(
+        exp.select(exp.Star()).from_(relation(ROWS)).sql(dialect="duckdb")
+    ).fetchall():
         rows.append(dict(zip(names, record[: len(names)], strict=True)))
         lines.append(int(record[-1]))
     # The connection may go on to the DuckDB engine, whose relations have the same names.

@@ -17,6 +17,7 @@ Rulebook values reach SQL only as sqlglot literals; column names only as quoted 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -63,7 +64,25 @@ def ref_column(reference: str, field: str) -> str:
 
 
 def sql_type(type_: Type) -> exp.DataType:
-    return exp.DataType.build(SQL_TYPES[type_])
+    return data_type(SQL_TYPES[type_])
+
+
+def data_type(name: str) -> exp.DataType:
+    """The SQL type `name` ("DATE", "DECIMAL(18, 2)"…). sqlglot parses a type's name each
+    time it builds one, and a rulebook's literals and casts build thousands: each name is
+    parsed once."""
+    return _parsed_type(name).copy()
+
+
+@functools.cache
+def _parsed_type(name: str) -> exp.DataType:
+    return exp.DataType.build(name)
+
+
+def relation(name: str) -> exp.Table:
+    """The table or view `name`, one identifier. `exp.to_table`, and a builder given a name
+    as a string (`.from_(name)`), run sqlglot's parser on it."""
+    return exp.Table(this=exp.to_identifier(name))
 
 
 def literal(value: Any, type_: Type | None = None) -> exp.Expression:
@@ -79,12 +98,12 @@ def literal(value: Any, type_: Type | None = None) -> exp.Expression:
         text = f"{value:f}"
         places = max(0, -value.as_tuple().exponent)
         digits = max(1, len(text.replace("-", "").replace(".", "")))
-        wanted = exp.DataType.build(f"DECIMAL({max(digits, places + 1)}, {places})")
+        wanted = data_type(f"DECIMAL({max(digits, places + 1)}, {places})")
         return exp.cast(exp.Literal.string(text), wanted)
     if isinstance(value, dt.date):
-        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("DATE"))
+        return exp.cast(exp.Literal.string(value.isoformat()), data_type("DATE"))
     if isinstance(value, dt.time):
-        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("TIME"))
+        return exp.cast(exp.Literal.string(value.isoformat()), data_type("TIME"))
     return exp.Literal.string(str(value))
 
 
@@ -267,7 +286,9 @@ class ExprCompiler:
     def _Arith(self, e: m.Arith) -> exp.Expression:
         left = self.compile(e.left)
         if self.wide_products and e.op in "*/" and e.type in (Type.MONEY, Type.DECIMAL):
-            left = exp.Mul(this=left, expression=exp.cast(exp.Literal.number(1), "DECIMAL(38, 0)"))
+            left = exp.Mul(
+                this=left, expression=exp.cast(exp.Literal.number(1), data_type("DECIMAL(38, 0)"))
+            )
         if e.op == "/":
             assert isinstance(e.right, m.Const), "the resolver only allows constant divisors"
             return exp.Paren(
@@ -345,7 +366,7 @@ class ExprCompiler:
         return (
             exp.Case()
             .when(in_range, made, copy=False)
-            .else_(exp.cast(exp.null(), "DATE"), copy=False)
+            .else_(exp.cast(exp.null(), data_type("DATE")), copy=False)
         )
 
     def _fn_weekday(self, d):
@@ -427,7 +448,7 @@ class ExprCompiler:
             exp.Case()
             .when(
                 exp.LT(this=on.copy(), expression=birth.copy()),
-                exp.cast(exp.null(), "BIGINT"),
+                exp.cast(exp.null(), data_type("BIGINT")),
                 copy=False,
             )
             .else_(exp.Sub(this=years, expression=before), copy=False)
@@ -464,7 +485,7 @@ class ExprCompiler:
                     this=exp.Literal.string(str(days)), unit=exp.Var(this="DAY")
                 ),
             ),
-            "DATE",
+            data_type("DATE"),
         )
 
     def _weekdays_through(self, day: exp.Expression) -> exp.Expression:
@@ -531,7 +552,7 @@ class ExprCompiler:
 
     def _fn_is_out_of_hours(self, d, t, saturday, bridge):
         def at(text):
-            return exp.cast(exp.Literal.string(text), "TIME")
+            return exp.cast(exp.Literal.string(text), data_type("TIME"))
 
         dow = exp.Anonymous(this="isodow", expressions=[d.copy()])
         return or_(
@@ -715,7 +736,7 @@ class TableCompiler:
     def rows(self) -> exp.Expression:
         """The matched rows as the interpreter reports them: a list of DMN row numbers."""
         hit = self.table.hit
-        none = exp.cast(exp.Array(expressions=[]), "BIGINT[]")
+        none = exp.cast(exp.Array(expressions=[]), data_type("BIGINT[]"))
         if hit.single and hit.aggregator is None:
 
             def first(rows: list[m.TableRow], dispatched: bool) -> exp.Expression:
@@ -737,7 +758,7 @@ class TableCompiler:
                 return none.copy()
             numbers = [
                 when(exp.Case(), self.row_match(r, dispatched), exp.Literal.number(r.number)).else_(
-                    exp.cast(exp.null(), "BIGINT"), copy=False
+                    exp.cast(exp.null(), data_type("BIGINT")), copy=False
                 )
                 for r in rows
             ]
@@ -832,7 +853,7 @@ def create_as(
     connection's alone; an ordinary one is the database's, read by its other connections
     (a DuckDB connection's cursors) too."""
     return exp.Create(
-        this=exp.to_table(name),
+        this=relation(name),
         kind=kind,
         expression=query,
         properties=exp.Properties(expressions=[exp.TemporaryProperty()]) if temporary else None,
@@ -853,9 +874,9 @@ def day_expr(schema: Schema, table: str | None = None) -> exp.Expression:
         return (
             exp.Case()
             .when(in_range, made, copy=False)
-            .else_(exp.cast(exp.null(), "DATE"), copy=False)
+            .else_(exp.cast(exp.null(), data_type("DATE")), copy=False)
         )
-    return exp.cast(exp.null(), "DATE")
+    return exp.cast(exp.null(), data_type("DATE"))
 
 
 def applies(exprs: ExprCompiler, schema: Schema, rule: m.Rule) -> exp.Expression:

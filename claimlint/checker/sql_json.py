@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import attrs
 from sqlglot import exp
 
-from claimlint.checker.sql import alias, col
+from claimlint.checker.sql import alias, col, data_type, relation
 from claimlint.dsl import model as m
 from claimlint.dsl.types import Type
 
@@ -103,7 +103,7 @@ def _case(
 
 
 def _text(c: exp.Expression) -> exp.Expression:
-    return exp.cast(c.copy(), "TEXT")
+    return exp.cast(c.copy(), data_type("TEXT"))
 
 
 def _is_null(c: exp.Expression) -> exp.Expression:
@@ -117,7 +117,7 @@ def _unless_null(c: exp.Expression, shown: exp.Expression | str, null: str) -> e
 def json_text(c: exp.Expression) -> exp.Expression:
     """A text as a JSON string. DuckDB's writer escapes as Python's does (ensure_ascii off)
     but for nine control characters, in capitals (\\u000B): see `as_python`."""
-    return exp.cast(_f("to_json", c.copy()), "TEXT")
+    return exp.cast(_f("to_json", c.copy()), data_type("TEXT"))
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False)  # report.records' settings
@@ -134,7 +134,7 @@ def _in_cents(v: Cell) -> exp.Expression:
     """The value with two places, when it has no more (printed as DuckDB's DECIMAL)."""
     if v.kind == "decimal" and v.scale == 2:
         return _text(v())
-    return _text(exp.cast(v(), "DECIMAL(38, 2)"))
+    return _text(exp.cast(v(), data_type("DECIMAL(38, 2)")))
 
 
 def _numeric(v: Cell) -> None:
@@ -147,7 +147,7 @@ def _cents(v: Cell) -> exp.Expression:
     _numeric(v)
     if v.kind == "decimal" and v.scale > 2:
         rounded = _f("round_even", v(), exp.Literal.number(2))
-        return _text(exp.cast(rounded, "DECIMAL(38, 2)"))
+        return _text(exp.cast(rounded, data_type("DECIMAL(38, 2)")))
     return _in_cents(v)
 
 
@@ -314,7 +314,7 @@ def _line_query(
             allowed = _f("floor", product)
         else:  # floor() of an integer is a DOUBLE in DuckDB
             allowed = cap() if cap.kind == "int" else _f("floor", cap())
-        allowed_v = Cell(exp.cast(allowed, "HUGEINT"), "int")
+        allowed_v = Cell(exp.cast(allowed, data_type("HUGEINT")), "int")
         figures = {
             "count": (count, Type.INTEGER),
             "total": (total, Type.INTEGER),
@@ -386,9 +386,12 @@ def _line_query(
     order = []
     if provider.kind != "null":
         order.append(_f("coalesce", _identifier(provider), _s("")))
-    order.append(_f("coalesce", day(), exp.cast(_s("0001-01-01"), "DATE")))
+    order.append(_f("coalesce", day(), exp.cast(_s("0001-01-01"), data_type("DATE"))))
     if time.kind == "time":
-        order += [_is_null(time()), _f("coalesce", time(), exp.cast(_s("00:00"), "TIME"))]
+        order += [
+            _is_null(time()),
+            _f("coalesce", time(), exp.cast(_s("00:00"), data_type("TIME"))),
+        ]
     order.append(_f("coalesce", _identifier(line), _s("")))
     return (
         exp.select(
@@ -397,7 +400,7 @@ def _line_query(
             alias(_cat(*record), "line"),
             copy=False,
         )
-        .from_(table, copy=False)
+        .from_(relation(table), copy=False)
         .order_by(*order, copy=False)
     )
 

@@ -1,5 +1,5 @@
 """sql.tighten, sql.short_circuit and sql.when: rewrites of compiled conditions that keep
-their meaning."""
+their meaning; sql.data_type and sql.relation, trees built without sqlglot's parser."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from claimlint.checker.sql import short_circuit, tighten, truth, when
+from claimlint.checker.sql import data_type, relation, short_circuit, tighten, truth, when
 
 
 def sql(e: exp.Expression) -> str:
@@ -92,3 +92,25 @@ def test_tightened_and_short_circuited_conditions_mean_the_same(condition: exp.E
     for row in con.execute(sql(query)).fetchall():
         assert len(set(row)) == 1, (sql(condition), row)
         assert row[0] is not None
+
+
+def test_a_type_is_parsed_once_and_each_use_gets_its_own_tree(monkeypatch):
+    """A type goes into a tree, whose later rewrites must not reach the other uses."""
+    first = data_type("DECIMAL(18, 2)")
+    parses = []
+    real = exp.DataType.build
+    monkeypatch.setattr(exp.DataType, "build", lambda *a, **k: parses.append(a) or real(*a, **k))
+    second = data_type("DECIMAL(18, 2)")
+    assert parses == []
+    assert first == second and first is not second
+    second.set("expressions", [])
+    assert sql(data_type("DECIMAL(18, 2)")) == "DECIMAL(18, 2)"
+    assert sql(exp.cast(exp.null(), data_type("BIGINT[]"))) == "CAST(NULL AS BIGINT[])"
+
+
+def test_a_relation_is_the_table_sqlglot_would_parse():
+    for name in ("claimlint_flagged", "lines", "t1"):
+        assert sql(relation(name)) == sql(exp.to_table(name))
+        assert relation(name) == exp.to_table(name)
+    # One identifier whatever it holds: quoted, never read as SQL.
+    assert sql(relation('a "b"; DROP TABLE x')) == '"a ""b""; DROP TABLE x"'
