@@ -386,3 +386,30 @@ def test_a_check_builds_its_sql_from_trees_not_text(monkeypatch, tmp_path):
     assert len(parsed) < 100, sorted(set(parsed))  # 778 before sql.data_type and sql.relation
     assert parsed.count("DATE") <= 1  # the first use in the process
     assert "FROM claimlint_flagged" not in parsed
+
+
+def test_claim_conditions_beyond_one_mask_column(tmp_path: Path) -> None:
+    """CLAIMS holds a claim's `claim has` conditions as bits, 63 to a column: 70 of them
+    take two columns, and the conditions on either side of the boundary keep their own."""
+    rules = [
+        f'rule Q{k:02} "Quantité {k} sur la facture"\n  severity error\n  source "t"\n'
+        f'  when claim has (quantity = {k})\n  message "{{claim_id}}"\n'
+        for k in range(1, 71)
+    ]
+    book_file = tmp_path / "many.rules"
+    book_file.write_text(POWERS_RULEBOOK.split("rule POWER")[0] + "\n".join(rules), "utf-8")
+    claims = tmp_path / "claims.csv"
+    lines = [("C1", 1), ("C1", 63), ("C2", 62), ("C3", 70), ("C3", 5), ("C4", 64), ("C5", 71)]
+    claims.write_text(
+        "line_id,claim_id,service_date,quantity,amount\n"
+        + "".join(f"L{i},{c},2025-01-02,{q},1.00\n" for i, (c, q) in enumerate(lines)),
+        encoding="utf-8",
+    )
+    book = load(str(book_file))
+    found = check_files(book, [claims], engine="duckdb")
+    assert found == check_files(book, [claims], engine="python")
+    fired = sorted((v.rule, v.line_id) for v in found.violations)
+    assert fired == [
+        ("Q01", "L0"), ("Q01", "L1"), ("Q05", "L3"), ("Q05", "L4"), ("Q62", "L2"),
+        ("Q63", "L0"), ("Q63", "L1"), ("Q64", "L5"), ("Q70", "L3"), ("Q70", "L4"),
+    ]  # fmt: skip
