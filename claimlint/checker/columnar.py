@@ -425,14 +425,16 @@ class ColumnarEngine:
         # "l".*, not *: the join key would come twice (Spark refuses that).
         every = exp.Column(this=exp.Star(), table=exp.to_identifier("l", quoted=True))
         lines = exp.select(every, copy=False).from_(alias(relation(source), "l"), copy=False)
-        wanted = [n for n in self.claim_flags.values() if n in names]
-        if not wanted:
+        read = [
+            alias(_claim_flag(i), name)
+            for i, name in enumerate(self.claim_flags.values())
+            if name in names
+        ]
+        if not read:
             return lines
         claim = self.roles[Role.CLAIM]
         keys = [claim] + ([IS_CONTEXT] if self.history is not None else [])
         same = and_(*(exp.EQ(this=col(k, "l"), expression=col(k, "f")) for k in keys))
-        index = {name: i for i, name in enumerate(self.claim_flags.values())}
-        read = [alias(_claim_flag(index[n]), n) for n in wanted]
         return lines.select(*read, copy=False).join(
             alias(relation(CLAIMS), "f"), on=same, join_type="left", copy=False
         )

@@ -138,5 +138,5 @@ def _drop(con: duckdb.DuckDBPyConnection, table: str, places: list[tuple[int, in
         this=exp.Tuple(expressions=[col(FILE), col(LINE)]),
         query=exp.Subquery(this=exp.select(col(FILE), col(LINE)).from_(relation(DROPPED))),
     )
-    con.execute(exp.delete(table, where=where).sql(DIALECT))
+    con.execute(exp.delete(relation(table), where=where).sql(DIALECT))
     con.unregister(DROPPED)

@@ -224,13 +224,12 @@ def _prepare(con: duckdb.DuckDBPyConnection, path: Path, schema: Schema, write: 
 
 
 def _set_meta(con: duckdb.DuckDBPyConnection, values: Mapping[str, str]) -> None:
+    meta = relation(META)
     for key, value in values.items():
-        con.execute(
-            exp.delete(META, where=exp.EQ(this=col("key"), expression=literal(key))).sql(DIALECT)
-        )
-        con.execute(
-            exp.insert(exp.values([(key, value)]), META, columns=["key", "value"]).sql(DIALECT)
-        )
+        same_key = exp.EQ(this=col("key"), expression=literal(key))
+        con.execute(exp.delete(meta.copy(), where=same_key).sql(DIALECT))
+        insert = exp.insert(exp.values([(key, value)]), meta.copy(), columns=["key", "value"])
+        con.execute(insert.sql(DIALECT))
 
 
 def _create(con: duckdb.DuckDBPyConnection, schema: Schema) -> None:
@@ -434,7 +433,7 @@ def add(
                 new = new.order_by(col(date.name), col(line))
             columns = [*schema.names, BATCH, ROW, ADDED]
             insert = exp.insert(
-                new, LINES, columns=[exp.to_identifier(c, quoted=True) for c in columns]
+                new, relation(LINES), columns=[exp.to_identifier(c, quoted=True) for c in columns]
             )
             added = con.execute(insert.sql(DIALECT)).fetchone()[0]
             staged = run_sql(con, exp.select(exp.Count(this=exp.Star())).from_(relation(NEW)))[0][0]
@@ -470,7 +469,9 @@ def stats(store: Store) -> list[tuple[str, str, int]]:
 def _delete(store: Store, where: exp.Expression) -> int:
     store.con.begin()
     try:
-        removed = store.con.execute(exp.delete(LINES, where=where).sql(DIALECT)).fetchone()[0]
+        removed = store.con.execute(
+            exp.delete(relation(LINES), where=where).sql(DIALECT)
+        ).fetchone()[0]
         store.con.commit()
     except BaseException:
         store.con.rollback()

@@ -289,7 +289,7 @@ def _drop_today(store: Store, values: Values) -> None:
     (Tested once the candidates are few: in the scan, the test would cost a join over every
     line of the period.)"""
     today = _member(store, store.line, values)
-    store.con.execute(exp.delete(CANDIDATES, where=today).sql(DIALECT))
+    store.con.execute(exp.delete(relation(CANDIDATES), where=today).sql(DIALECT))
 
 
 def summarised(rule: m.Rule) -> bool:
@@ -469,7 +469,7 @@ def _picked(store: Store, rules: Sequence[m.Rule], values: Values, columns: Sequ
                     )
                 )
             )
-            con.execute(exp.insert(others, CANDIDATES).sql(DIALECT))
+            con.execute(exp.insert(others, relation(CANDIDATES)).sql(DIALECT))
             _drop_today(store, values)
             where = invoice
         rule_id = exp.alias_(literal(rule.id), RULE, quoted=True)
