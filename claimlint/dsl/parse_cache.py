@@ -3,9 +3,8 @@
 Parsing the shipped rulebook takes about a third of a second (Lark builds one scanner per
 parser state); reading its syntax tree back from JSON takes a few milliseconds. The cache is
 data only (the syntax classes are rebuilt from a fixed registry, nothing is executed), keyed
-by the file's text, its display path, the grammar and claimlint's version, and is skipped
-silently when it cannot be read or written. CLAIMLINT_CACHE_DIR moves it;
-CLAIMLINT_NO_CACHE=1 turns it off.
+by the file's text, its display path, the grammar and claimlint's version, in claimlint's
+cache folder (claimlint/cache.py).
 """
 
 from __future__ import annotations
@@ -13,16 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import json
-import os
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from claimlint import __version__
+from claimlint import __version__, cache
 from claimlint.dsl import syntax
 from claimlint.errors import Position
 
@@ -70,47 +66,21 @@ def _object(value: dict[str, Any]) -> Any:
     raise KeyError("@")
 
 
-def _directory() -> Path | None:
-    if os.environ.get("CLAIMLINT_NO_CACHE"):
-        return None
-    if os.environ.get("CLAIMLINT_CACHE_DIR"):
-        return Path(os.environ["CLAIMLINT_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME")
-    return (Path(base) if base else Path.home() / ".cache") / "claimlint" / "parsed"
-
-
 @functools.cache
 def _syntax_digest() -> str:
     """The shape of the syntax tree: a cache written by other syntax classes is not read."""
     return hashlib.sha256(Path(syntax.__file__).read_bytes()).hexdigest()
 
 
-def _key(text: str, label: str, grammar_digest: str) -> str:
+def _name(text: str, label: str, grammar_digest: str) -> str:
     material = "\0".join((__version__, grammar_digest, _syntax_digest(), label, text))
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+    return f"parsed-{hashlib.sha256(material.encode('utf-8')).hexdigest()}.json"
 
 
 def load(text: str, label: str, grammar_digest: str) -> syntax.SourceFile | None:
-    directory = _directory()
-    if directory is None:
-        return None
-    try:
-        path = directory / f"{_key(text, label, grammar_digest)}.json"
-        parsed = json.loads(path.read_text(), object_hook=_object)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    parsed = cache.read(_name(text, label, grammar_digest), object_hook=_object)
     return parsed if isinstance(parsed, syntax.SourceFile) and parsed.text == text else None
 
 
 def store(parsed: syntax.SourceFile, grammar_digest: str) -> None:
-    directory = _directory()
-    if directory is None:
-        return
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        target = directory / f"{_key(parsed.text, parsed.path, grammar_digest)}.json"
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as out:
-            json.dump(_encode(parsed), out, separators=(",", ":"))
-        os.replace(out.name, target)
-    except OSError:
-        return
+    cache.write(_name(parsed.text, parsed.path, grammar_digest), _encode(parsed))

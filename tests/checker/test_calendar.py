@@ -1,3 +1,4 @@
+import json
 from datetime import date, time, timedelta
 
 import pytest
@@ -308,3 +309,119 @@ def test_warm_leaves_a_fault_to_the_first_use(monkeypatch: pytest.MonkeyPatch) -
     calendar.warm()
     with pytest.raises(ImportError):
         calendar.public_holidays(2025, 2025)
+
+
+# --- Holidays kept in claimlint's cache -----------------------------------------------------
+
+
+def _library_days(year: int) -> dict[date, str]:
+    import holidays
+
+    return dict(holidays.France(years=year, language="fr"))
+
+
+@pytest.fixture
+def kept_years(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """An empty cache folder, and no year known in this process."""
+    monkeypatch.setenv("CLAIMLINT_CACHE_DIR", str(tmp_path))
+    calendar._holidays_in.cache_clear()
+    yield tmp_path
+    monkeypatch.undo()  # a test's own version or spec, before they are forgotten
+    calendar._holidays_in.cache_clear()
+    calendar._library_version.cache_clear()
+
+
+def _entry(folder, year: int):
+    (entry,) = folder.glob(f"holidays-FR-fr-*-{year}.json")
+    return entry
+
+
+def test_a_kept_year_is_read_back_without_importing_the_library(kept_years) -> None:
+    """The first check of a machine computes the years and keeps them; the next ones read
+    them, the library (and its 250 country modules) not even imported."""
+    import os
+    import subprocess
+    import sys
+
+    years = [1802, 1803, 2024, 2025, 2026, 2100, 2101]  # the library's bounds included
+    script = (
+        "import json, sys\n"
+        "from claimlint.checker import calendar\n"
+        f"days = {{y: calendar._holidays_in(y) for y in {years}}}\n"
+        "print(json.dumps({'imported': 'holidays' in sys.modules, 'days': "
+        "{y: sorted((d.isoformat(), n) for d, n in v.items()) for y, v in days.items()}}))\n"
+    )
+    env = {**os.environ, "CLAIMLINT_CACHE_DIR": str(kept_years)}
+    runs = [
+        json.loads(subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                                  text=True, check=True).stdout)
+        for _ in range(2)
+    ]  # fmt: skip
+    assert [run["imported"] for run in runs] == [True, False]
+    expected = {
+        str(y): sorted([d.isoformat(), n] for d, n in _library_days(y).items()) for y in years
+    }
+    assert runs[0]["days"] == runs[1]["days"] == expected
+    assert expected["2025"] and not expected["1802"] and not expected["2101"]
+    assert len(list(kept_years.glob("holidays-*.json"))) == len(years)
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        "{not json",
+        "{}",
+        "[1]",
+        '[["2025-01-01"]]',
+        '[["2025-13-01", "Jour de l\'an"]]',
+        '[["2024-01-01", "Jour de l\'an"]]',  # another year's day
+        '[["2025-01-01", 1]]',
+        '[[20250101, "Jour de l\'an"]]',
+    ],
+)
+def test_a_kept_year_not_of_its_form_is_worked_out_again(kept_years, corrupt: str) -> None:
+    calendar._holidays_in(2025)
+    entry = _entry(kept_years, 2025)
+    entry.write_text(corrupt)
+    calendar._holidays_in.cache_clear()
+    assert dict(calendar._holidays_in(2025)) == _library_days(2025)
+    assert json.loads(entry.read_text()) == [
+        [d.isoformat(), n] for d, n in sorted(_library_days(2025).items())
+    ]  # kept again, whole
+
+
+def test_the_kept_years_belong_to_one_version_of_the_library(
+    kept_years, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upgraded library (another version or other rules for France) is asked again."""
+    monkeypatch.setattr(calendar, "_library_version", lambda: "v1")
+    calendar._holidays_in(2025)
+    entry = _entry(kept_years, 2025)
+    entry.write_text('[["2025-01-01", "Jour de l\'an"]]')  # as if v1 knew only this one
+    calendar._holidays_in.cache_clear()
+    assert dict(calendar._holidays_in(2025)) == {date(2025, 1, 1): "Jour de l'an"}
+    monkeypatch.setattr(calendar, "_library_version", lambda: "v2")
+    calendar._holidays_in.cache_clear()
+    assert dict(calendar._holidays_in(2025)) == _library_days(2025)
+
+
+def test_the_library_version_is_read_from_its_files() -> None:
+    import holidays
+
+    calendar._library_version.cache_clear()
+    first = calendar._library_version()
+    assert first is not None and first == calendar._library_version()
+    assert holidays.__version__  # the file the digest reads is the one the library imports
+
+
+def test_without_the_cache_or_the_librarys_files_nothing_is_kept(
+    kept_years, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAIMLINT_NO_CACHE", "1")
+    assert dict(calendar._holidays_in(2025)) == _library_days(2025)
+    monkeypatch.delenv("CLAIMLINT_NO_CACHE")
+    monkeypatch.setattr(calendar.importlib.util, "find_spec", lambda name: None)
+    calendar._library_version.cache_clear()
+    calendar._holidays_in.cache_clear()
+    assert dict(calendar._holidays_in(2026)) == _library_days(2026)
+    assert not list(kept_years.iterdir())
