@@ -413,3 +413,69 @@ def test_claim_conditions_beyond_one_mask_column(tmp_path: Path) -> None:
         ("Q01", "L0"), ("Q01", "L1"), ("Q05", "L3"), ("Q05", "L4"), ("Q62", "L2"),
         ("Q63", "L0"), ("Q63", "L1"), ("Q64", "L5"), ("Q70", "L3"), ("Q70", "L4"),
     ]  # fmt: skip
+
+
+PRESENCE_RULEBOOK = """
+rulebook presence "Présences" version "1"
+
+input claims "Lignes"
+  line_id       text    required  role line
+  claim_id      text    required  role claim
+  service_date  date    required  role date
+  quantity      integer required
+  amount        money   required  role amount
+  fee           money   optional
+
+rule DUE "Le montant dû, quand il est connu"
+  severity error
+  source "t"
+  always
+  let due = quantity * fee
+  when due is present and amount != due
+  message "{amount} pour {due}"
+
+rule FEE "Un autre montant que le tarif connu, ou pas de tarif"
+  severity error
+  source "t"
+  always
+  when fee is missing or amount != fee
+  message "{amount}"
+
+rule DUE-FEE "Un tarif connu, un autre montant que le tarif"
+  severity error
+  source "t"
+  always
+  let due = quantity * fee
+  when due is present and amount != fee
+  message "{amount}"
+"""
+
+
+def test_a_presence_test_a_comparison_implies_is_left_out(tmp_path: Path) -> None:
+    """`x is present and y != x`: the comparison is false where x is missing, so the SQL
+    tests x once (TARIF's expected amount). Tests the AND does not imply stay (an OR, another
+    operand), and both engines give the same records."""
+    book_file = tmp_path / "presence.rules"
+    book_file.write_text(PRESENCE_RULEBOOK, "utf-8")
+    book = load(str(book_file))
+    rules = {r.id: r for r in book.rules}
+    exprs = sql.ExprCompiler(book, wide_products=True)
+    due = exprs.condition(rules["DUE"].condition).sql("duckdb")
+    assert "IS NULL" not in due and due.count('"fee"') == 1
+    for kept in ("FEE", "DUE-FEE"):
+        assert "IS NULL" in exprs.condition(rules[kept].condition).sql("duckdb")
+    claims = tmp_path / "claims.csv"
+    claims.write_text(
+        "line_id,claim_id,service_date,quantity,amount,fee\n"
+        "L1,C1,2025-01-02,2,30.00,15.00\n"  # as due
+        "L2,C2,2025-01-02,2,15.00,15.00\n"  # below due, at the fee
+        "L3,C3,2025-01-02,2,15.00,\n"  # no fee
+        "L4,C4,2025-01-02,1,9.00,10.00\n",  # below both
+        encoding="utf-8",
+    )
+    found = check_files(book, [claims], engine="duckdb")
+    assert found == check_files(book, [claims], engine="python")
+    assert sorted((v.rule, v.line_id) for v in found.violations) == [
+        ("DUE", "L2"), ("DUE", "L4"), ("DUE-FEE", "L1"), ("DUE-FEE", "L4"),
+        ("FEE", "L1"), ("FEE", "L3"), ("FEE", "L4"),
+    ]  # fmt: skip
