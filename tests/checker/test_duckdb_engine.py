@@ -312,16 +312,19 @@ def test_the_holiday_calendar_is_loaded_while_the_engine_reads_the_input(
     assert not without._uses_calendar() and without._calendar_warm is None
 
 
-POWERS_RULEBOOK = """
-rulebook powers "Puissances" version "1"
-
+CLAIMS_INPUT = """
 input claims "Lignes"
   line_id       text    required  role line
   claim_id      text    required  role claim
   service_date  date    required  role date
   quantity      integer required
   amount        money   required  role amount
+"""
 
+POWERS_RULEBOOK = (
+    '\nrulebook powers "Puissances" version "1"\n'
+    + CLAIMS_INPUT
+    + """
 rule POWER "Huitième du montant, carré de la quantité"
   severity error
   source "t"
@@ -331,6 +334,7 @@ rule POWER "Huitième du montant, carré de la quantité"
   when quantity > 0
   message "{eighth} ; {square}"
 """
+)
 
 
 @pytest.mark.parametrize("square", [False, True])
@@ -415,16 +419,10 @@ def test_claim_conditions_beyond_one_mask_column(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
-PRESENCE_RULEBOOK = """
-rulebook presence "Présences" version "1"
-
-input claims "Lignes"
-  line_id       text    required  role line
-  claim_id      text    required  role claim
-  service_date  date    required  role date
-  quantity      integer required
-  amount        money   required  role amount
-  fee           money   optional
+PRESENCE_RULEBOOK = (
+    '\nrulebook presence "Présences" version "1"\n'
+    + CLAIMS_INPUT
+    + """  fee           money   optional
 
 rule DUE "Le montant dû, quand il est connu"
   severity error
@@ -449,6 +447,7 @@ rule DUE-FEE "Un tarif connu, un autre montant que le tarif"
   when due is present and amount != fee
   message "{amount}"
 """
+)
 
 
 def test_a_presence_test_a_comparison_implies_is_left_out(tmp_path: Path) -> None:
