@@ -21,6 +21,7 @@ from claimlint.checker.examples import coverage, run_all
 from claimlint.checker.run import ENGINES, CheckRun, check_files
 from claimlint.checker.selection import Selection
 from claimlint.checker.violations import JsonLines
+from claimlint.cli_messages import install as french_click
 from claimlint.dsl.loader import DEFAULT_RULEBOOK, load
 from claimlint.dsl.model import Severity
 from claimlint.errors import ClaimlintError
@@ -37,6 +38,8 @@ from claimlint.report.text import summary_line, write_text
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_ERROR = 0, 1, 2
 EXIT_INTERRUPTED = 130
+
+french_click()  # before the commands are declared (see cli_messages)
 
 
 class _StrictExit(SystemExit):
