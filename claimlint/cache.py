@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 # What a reader's object hook or check raises on an entry not of its kind.
-BAD_ENTRY = (OSError, ValueError, KeyError, TypeError)
+_BAD_ENTRY = (OSError, ValueError, KeyError, TypeError)
 
 
 def directory() -> Path | None:
@@ -39,7 +39,7 @@ def read(name: str, object_hook: Callable[[dict[str, Any]], Any] | None = None) 
         return None
     try:
         return json.loads((folder / name).read_text("utf-8"), object_hook=object_hook)
-    except BAD_ENTRY:
+    except _BAD_ENTRY:
         return None
 
 
