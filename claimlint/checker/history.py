@@ -90,9 +90,10 @@ class Store:
         return exp.alias_(literal(field.default, field.type), field.name, quoted=True)
 
     def count(self) -> int:
-        return run_sql(self.con, exp.select(exp.Count(this=exp.Star())).from_(relation(LINES)))[0][
-            0
-        ]
+        ((count,),) = run_sql(
+            self.con, exp.select(exp.Count(this=exp.Star())).from_(relation(LINES))
+        )
+        return count
 
 
 def _connect(path: Path, write: bool, timeout: float) -> duckdb.DuckDBPyConnection:

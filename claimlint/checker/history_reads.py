@@ -442,7 +442,9 @@ def _picked(store: Store, rules: Sequence[m.Rule], values: Values, columns: Sequ
             claims = f"{CLAIMS}_{number}"
             found = exp.select(col(claim.name)).distinct().from_(relation(CANDIDATES)).where(where)
             con.execute(create_as(claims, found).sql(DIALECT))
-            listed = [c for (c,) in run_sql(con, exp.select(col(claim.name)).from_(claims))]
+            listed = [
+                c for (c,) in run_sql(con, exp.select(col(claim.name)).from_(relation(claims)))
+            ]
             if not listed:
                 continue
             if len(listed) <= LITERALS:
@@ -453,7 +455,7 @@ def _picked(store: Store, rules: Sequence[m.Rule], values: Values, columns: Sequ
             else:
                 invoice = exp.In(
                     this=col(claim.name),
-                    query=exp.Subquery(this=exp.select(col(claim.name)).from_(claims)),
+                    query=exp.Subquery(this=exp.select(col(claim.name)).from_(relation(claims))),
                 )
             known = exp.select(col("_id")).from_(relation(CANDIDATES))
             others = (

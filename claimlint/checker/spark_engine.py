@@ -47,7 +47,7 @@ from claimlint.checker.columnar_input import (
 )
 from claimlint.checker.functions import WORD_SEPARATORS
 from claimlint.checker.readers import Batch, Rejection
-from claimlint.checker.sql import col, literal, sql_type
+from claimlint.checker.sql import col, literal, relation, sql_type
 from claimlint.checker.violations import Violation
 from claimlint.dsl import model as m
 from claimlint.dsl.schema import Role, Schema
@@ -333,7 +333,7 @@ def load_parquet(
             for f in schema.fields
             if names[f.name] in present and names[f.name] != f.name
         ),
-    ).from_(SOURCE)
+    ).from_(relation(SOURCE))
     values, reasons = [], []
     for f in schema.fields:
         if names[f.name] not in present:
@@ -372,7 +372,7 @@ def load_parquet(
         # Line ids seen more than once among the rows otherwise valid, as DuckDB counts them.
         twice = (
             exp.select(col(line.name))
-            .from_(STAGED)
+            .from_(relation(STAGED))
             .where(ok.copy())
             .group_by(col(line.name))
             .having(exp.GT(this=exp.Count(this=exp.Star()), expression=_number(1)))
@@ -381,13 +381,17 @@ def load_parquet(
         kept[REPEATED].createOrReplaceTempView(REPEATED)
         repeated = exp.Subquery(this=exp.select(col(line.name)).from_(REPEATED))
         ok = sql.and_(ok, exp.not_(sql.truth(exp.In(this=col(line.name), query=repeated))))
-    keep = exp.select(*(col(f.name) for f in schema.fields)).from_(STAGED).where(ok.copy())
+    keep = (
+        exp.select(*(col(f.name) for f in schema.fields)).from_(relation(STAGED)).where(ok.copy())
+    )
     spark.sql(spark_sql(keep)).createOrReplaceTempView(INPUT)
-    read = spark.sql(spark_sql(exp.select(exp.Count(this=exp.Star())).from_(STAGED))).collect()
+    read = spark.sql(
+        spark_sql(exp.select(exp.Count(this=exp.Star())).from_(relation(STAGED)))
+    ).collect()
     bad = (
         exp.select(col(FILE), col(ROW), col("_column"), col("_reason"))
         .select(*([col(line.name)] if line is not None else []))
-        .from_(STAGED)
+        .from_(relation(STAGED))
         .where(exp.not_(ok))
         .order_by(col(FILE), col(ROW))
     )

@@ -405,13 +405,30 @@ def test_the_kept_years_belong_to_one_version_of_the_library(
     assert dict(calendar._holidays_in(2025)) == _library_days(2025)
 
 
-def test_the_library_version_is_read_from_its_files() -> None:
-    import holidays
+def test_the_library_version_is_read_from_its_files(
+    kept_years, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The digest reads the library's version and its rules for France from its files: a
+    change to either is another version, the same files the same one."""
+    import importlib.machinery
 
-    calendar._library_version.cache_clear()
-    first = calendar._library_version()
-    assert first is not None and first == calendar._library_version()
-    assert holidays.__version__  # the file the digest reads is the one the library imports
+    root = kept_years / "holidays"
+    (root / "countries").mkdir(parents=True)
+    spec = importlib.machinery.ModuleSpec("holidays", None, is_package=True)
+    spec.submodule_search_locations = [str(root)]
+    monkeypatch.setattr(calendar.importlib.util, "find_spec", lambda name: spec)
+
+    def version(version_py: str, france_py: str) -> str | None:
+        (root / "version.py").write_text(version_py)
+        (root / "countries" / "france.py").write_text(france_py)
+        calendar._library_version.cache_clear()
+        return calendar._library_version()
+
+    first = version('__version__ = "1"', "class France: ...")
+    assert first is not None
+    assert version('__version__ = "1"', "class France: ...") == first
+    assert version('__version__ = "2"', "class France: ...") != first
+    assert version('__version__ = "1"', "class France: pass") != first
 
 
 def test_without_the_cache_or_the_librarys_files_nothing_is_kept(
